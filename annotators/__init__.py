@@ -33,6 +33,13 @@ from annotators.image import to_rgb_uint8
 # Modules that register annotators when imported. Add new detector modules here (one line each).
 _MODULES = (
     "canny",
+    "xdog",
+    "lineart_standard",
+    "color_palette",
+    "invert",
+    "threshold",
+    "shuffle",
+    "pose_mediapipe",
 )
 
 for _module in _MODULES:
