@@ -1,0 +1,17 @@
+"""Exceptions raised by t2i_ext. Each message says what was wrong and what to do about it."""
+
+
+class AdapterError(Exception):
+    """Base class of every error raised by t2i_ext."""
+
+
+class AdapterLoadError(AdapterError, ValueError):
+    """A file, folder or state dict is not a loadable T2I-Adapter."""
+
+
+class ConditionError(AdapterError, ValueError):
+    """A condition image cannot be turned into the tensor an adapter expects."""
+
+
+class InjectionError(AdapterError, RuntimeError):
+    """Adapter outputs do not fit the UNet they are injected into."""
