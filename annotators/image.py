@@ -44,7 +44,7 @@ def to_rgb_uint8(image: Any) -> np.ndarray:
     if not isinstance(image, np.ndarray):
         raise ValueError(f"unsupported image type {type(image).__name__}; {_WHAT_TO_PASS}")
     arr = image
-    if arr.ndim == 3 and arr.shape[0] in (1, 3, 4) and arr.shape[2] > 4:
+    if arr.ndim == 3 and arr.shape[0] in (1, 3, 4) and min(arr.shape[1], arr.shape[2]) > 4:
         raise ValueError(
             f"image has shape {arr.shape}, which looks channels-first (C, H, W); "
             f"transpose it to (H, W, C) (e.g. arr.transpose(1, 2, 0)); {_WHAT_TO_PASS}"
