@@ -364,9 +364,10 @@ def _is_tensor_dict(obj: Mapping) -> bool:
     return bool(obj) and all(isinstance(k, str) for k in obj) and any(isinstance(v, torch.Tensor) for v in obj.values())
 
 
-def load_strict(module: Any, state_dict: Mapping[str, Any], what: str) -> None:
+def load_strict(module: Any, state_dict: Mapping[str, Any], what: str, *, assign: bool = False) -> None:
     """``module.load_state_dict(state_dict, strict=True)`` with an error that lists (the first few) missing,
-    unexpected and mis-shaped keys and says which file to use instead."""
+    unexpected and mis-shaped keys. ``assign=True`` adopts the tensors themselves (for a module built on the
+    ``meta`` device: large networks then skip their random initialisation)."""
     expected = module.state_dict()
     missing = [k for k in expected if k not in state_dict]
     unexpected = [k for k in state_dict if k not in expected]
@@ -382,4 +383,4 @@ def load_strict(module: Any, state_dict: Mapping[str, Any], what: str) -> None:
                 shown = ", ".join(keys[:8]) + (f", ... ({len(keys)} in all)" if len(keys) > 8 else "")
                 parts.append(f"{label}: {shown}")
         raise WeightsError(f"{what}: the file does not match the network ({'; '.join(parts)}); is it the right file?")
-    module.load_state_dict(state_dict, strict=True)
+    module.load_state_dict(state_dict, strict=True, assign=assign)
