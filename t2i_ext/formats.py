@@ -64,7 +64,7 @@ def read_file(path: Path) -> tuple[dict, str]:
         raise AdapterLoadError(f"{path.name}: the file is empty. Download it again.")
     if _looks_like_safetensors(head):
         return _read_safetensors(path), "safetensors"
-    if head.startswith(b"PK") and zipfile.is_zipfile(path) or head[:1] == b"\x80":
+    if head.startswith(b"PK\x03\x04") or head[:1] == b"\x80":  # torch zip archive, or legacy pickle
         return _read_pickle(path), "pickle (.pth)"
     raise AdapterLoadError(
         f"{path.name}: not a PyTorch or safetensors weights file (it starts with bytes {head[:8]!r}). "

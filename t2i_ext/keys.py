@@ -20,7 +20,7 @@ _ORIGINAL_LIGHT_KEY = re.compile(r"^body\.(\d+)\.body\.(\d+)\.(.*)$")
 
 def is_diffusers_layout(sd: StateDict) -> bool:
     """True for diffusers names (after the ``adapter.`` prefix was removed)."""
-    return any(".resnets." in k for k in sd)
+    return any(_DIFFUSERS_KEY.match(k) and ".resnets." in k for k in sd)
 
 
 def diffusers_to_original(sd: StateDict) -> StateDict:
