@@ -66,11 +66,11 @@ def detect_landmarks(image: np.ndarray, resolution: int) -> np.ndarray | None:
     `image`: RGB uint8 (H, W, 3); it is resized to short side `resolution` (0 = as is) before detection, which
     leaves the normalised coordinates unchanged."""
     work = np.ascontiguousarray(short_side_resize(image, resolution))
-    with _pose_lock:
+    with _pose_lock:  # results are read inside the lock: the next call may reuse the graph's buffers
         result = _get_pose().process(work)
-    if result.pose_landmarks is None:
-        return None
-    return np.array([(p.x, p.y, p.visibility) for p in result.pose_landmarks.landmark], np.float64)
+        if result.pose_landmarks is None:
+            return None
+        return np.array([(p.x, p.y, p.visibility) for p in result.pose_landmarks.landmark], np.float64)
 
 
 def to_pixels(landmarks: np.ndarray, mapping: tuple[int, ...], height: int, width: int, min_visibility: float) -> np.ndarray:

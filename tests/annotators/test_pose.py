@@ -179,3 +179,17 @@ def test_keypose_skips_links_that_touch_the_border_and_draws_at_most_two_people(
     three = pose_draw.draw_keypose(512, 512, shifted)
     assert three[250, 150].any() and three[250, 300].any()  # left arms of the first two people
     assert not three[250, 450].any()  # the third person is not drawn
+
+
+def test_concurrent_calls_share_one_pose_instance_and_agree(astronaut):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from annotators import pose_mediapipe
+
+    expected = annotators.run("openpose_mediapipe", astronaut)
+    first = pose_mediapipe._get_pose()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(lambda _: annotators.run("openpose_mediapipe", astronaut), range(8)))
+    for out in results:
+        np.testing.assert_array_equal(out, expected)
+    assert pose_mediapipe._get_pose() is first
