@@ -89,11 +89,12 @@ def _inputs(path: Path) -> list[Path]:
 
 
 def _load(path: Path) -> object:
-    from PIL import Image
+    from PIL import Image, ImageOps
 
     with Image.open(path) as img:
         img.load()  # read now: a truncated file fails here, not later
-        return img.copy()
+        # Phone photos store their rotation in EXIF; the map must match the image as people see it.
+        return ImageOps.exif_transpose(img)
 
 
 def _save(path: Path, out: np.ndarray) -> None:

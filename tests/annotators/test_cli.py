@@ -84,3 +84,14 @@ def test_pose_cli_writes_an_rgb_skeleton(tmp_path, astronaut):
     assert result.returncode == 0, result.stderr
     out = np.array(Image.open(tmp_path / "o" / "astronaut.png"))
     assert out.shape == (512, 512, 3) and out.any()
+
+
+def test_exif_rotation_is_applied_before_annotating(tmp_path, astronaut):
+    src = tmp_path / "rotated.jpg"
+    img = Image.fromarray(astronaut).resize((320, 200))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90° clockwise to display
+    img.save(src, exif=exif)
+    result = _cli(str(src), "-a", "canny", "--out", str(tmp_path / "o"))
+    assert result.returncode == 0, result.stderr
+    assert np.array(Image.open(tmp_path / "o" / "rotated.png")).shape == (320, 200)  # displayed as portrait

@@ -150,3 +150,9 @@ def test_float_and_uint8_inputs_give_the_same_map():
         annotators.run("sketch_xdog", img), annotators.run("sketch_xdog", img.astype(np.float64) / 255.0)
     )
     np.testing.assert_array_equal(to_rgb_uint8(img.astype(np.float64) / 255.0), img)
+
+
+def test_shuffle_seed_minus_one_draws_a_fresh_flow_each_call(astronaut):
+    a = annotators.run("shuffle", astronaut, seed=-1)
+    b = annotators.run("shuffle", astronaut, seed=-1)
+    assert not np.array_equal(a, b)

@@ -94,3 +94,17 @@ def test_adapters_find_their_annotators():
     assert "color_palette" in [a.name for a in annotators.for_adapter("coadapter-color-sd15v1")]
     assert "openpose_mediapipe" in [a.name for a in annotators.for_adapter("adapter-xl-openpose.pth")]
     assert "keypose_mediapipe" in [a.name for a in annotators.for_adapter("t2iadapter_keypose_sd14v1")]
+
+
+def test_importing_the_package_loads_no_heavy_library():
+    """The WebUI and API import `annotators` at start-up: torch/mediapipe/transformers load only when used."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, annotators; "
+        "print(sorted(m for m in ('torch', 'mediapipe', 'transformers', 'matplotlib') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
