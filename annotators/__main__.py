@@ -6,8 +6,9 @@
 Parameters are given either as their own flag (`--low-threshold 50`, `--low_threshold=50`) or generically
 (`--param low_threshold=50`); `--list` shows each annotator's parameters with defaults and ranges. INPUT is an
 image file or a folder (its images, not recursive, in name order, with a progress bar). Output files are
-`DIR/<input stem>.png` (`<stem>_<ext>.png` when two inputs share a stem). An unreadable image is reported and skipped; the exit code is 1 if any image failed,
-2 for usage errors (unknown annotator or parameter, bad value, missing INPUT).
+`DIR/<input stem>.png` (`<stem>_<ext>.png` when two inputs share a stem). An unreadable image is reported and
+skipped; the exit code is 1 if any image failed, 2 for usage errors (unknown annotator or parameter, bad value,
+missing INPUT).
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("input", nargs="?", type=Path, help="an image file or a folder of images")
     p.add_argument("-a", "--annotator", help="annotator name (see --list)")
     p.add_argument("-o", "--out", type=Path, help="output folder (created if missing)")
-    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="annotator parameter (repeatable)")
+    p.add_argument(
+        "--param", action="append", default=[], metavar="NAME=VALUE", help="annotator parameter (repeatable)"
+    )
     p.add_argument("--list", action="store_true", help="list the annotators and exit")
     return p
 

@@ -29,14 +29,44 @@ import numpy as np
 # ---- OpenPose-18 -------------------------------------------------------------------------------------------
 # Rainbow of 18 RGB colours, one per joint and per limb (index i colours joint i and limb i).
 OPENPOSE_COLORS: tuple[tuple[int, int, int], ...] = (
-    (255, 0, 0), (255, 85, 0), (255, 170, 0), (255, 255, 0), (170, 255, 0), (85, 255, 0),
-    (0, 255, 0), (0, 255, 85), (0, 255, 170), (0, 255, 255), (0, 170, 255), (0, 85, 255),
-    (0, 0, 255), (85, 0, 255), (170, 0, 255), (255, 0, 255), (255, 0, 170), (255, 0, 85),
+    (255, 0, 0),
+    (255, 85, 0),
+    (255, 170, 0),
+    (255, 255, 0),
+    (170, 255, 0),
+    (85, 255, 0),
+    (0, 255, 0),
+    (0, 255, 85),
+    (0, 255, 170),
+    (0, 255, 255),
+    (0, 170, 255),
+    (0, 85, 255),
+    (0, 0, 255),
+    (85, 0, 255),
+    (170, 0, 255),
+    (255, 0, 255),
+    (255, 0, 170),
+    (255, 0, 85),
 )
 # Limbs as (joint, joint), 0-based, in drawing/colour order: neck-shoulders, arms, neck-hips, legs, head.
 OPENPOSE_LIMBS: tuple[tuple[int, int], ...] = (
-    (1, 2), (1, 5), (2, 3), (3, 4), (5, 6), (6, 7), (1, 8), (8, 9), (9, 10),
-    (1, 11), (11, 12), (12, 13), (1, 0), (0, 14), (14, 16), (0, 15), (15, 17),
+    (1, 2),
+    (1, 5),
+    (2, 3),
+    (3, 4),
+    (5, 6),
+    (6, 7),
+    (1, 8),
+    (8, 9),
+    (9, 10),
+    (1, 11),
+    (11, 12),
+    (12, 13),
+    (1, 0),
+    (0, 14),
+    (14, 16),
+    (0, 15),
+    (15, 17),
 )
 OPENPOSE_JOINT_RADIUS = 4
 OPENPOSE_LIMB_HALF_WIDTH = 4
@@ -49,10 +79,25 @@ _RIGHT = (0, 128, 255)
 KEYPOSE_POINT_COLORS: tuple[tuple[int, int, int], ...] = (_FACE,) * 5 + (_LEFT, _RIGHT) * 6
 # (link, colour): legs, hips, torso sides, shoulders, arms, face, ears-to-shoulders.
 KEYPOSE_LINKS: tuple[tuple[tuple[int, int], tuple[int, int, int]], ...] = (
-    ((15, 13), _LEFT), ((13, 11), _LEFT), ((16, 14), _RIGHT), ((14, 12), _RIGHT),
-    ((11, 12), _FACE), ((5, 11), _FACE), ((6, 12), _FACE), ((5, 6), _FACE),
-    ((5, 7), _LEFT), ((6, 8), _RIGHT), ((7, 9), _LEFT), ((8, 10), _RIGHT),
-    ((1, 2), _FACE), ((0, 1), _FACE), ((0, 2), _FACE), ((1, 3), _FACE), ((2, 4), _FACE), ((3, 5), _FACE), ((4, 6), _FACE),
+    ((15, 13), _LEFT),
+    ((13, 11), _LEFT),
+    ((16, 14), _RIGHT),
+    ((14, 12), _RIGHT),
+    ((11, 12), _FACE),
+    ((5, 11), _FACE),
+    ((6, 12), _FACE),
+    ((5, 6), _FACE),
+    ((5, 7), _LEFT),
+    ((6, 8), _RIGHT),
+    ((7, 9), _LEFT),
+    ((8, 10), _RIGHT),
+    ((1, 2), _FACE),
+    ((0, 1), _FACE),
+    ((0, 2), _FACE),
+    ((1, 3), _FACE),
+    ((2, 4), _FACE),
+    ((3, 5), _FACE),
+    ((4, 6), _FACE),
 )
 KEYPOSE_RADIUS = 2
 KEYPOSE_THICKNESS = 2
@@ -105,7 +150,9 @@ def draw_openpose(height: int, width: int, people: list[np.ndarray]) -> np.ndarr
             centre = ((pa + pb) / 2.0).astype(int)
             length = float(np.hypot(*(pa - pb)))
             angle = math.degrees(math.atan2(pa[1] - pb[1], pa[0] - pb[0]))
-            poly = cv2.ellipse2Poly((int(centre[0]), int(centre[1])), (int(length / 2), half_width), int(angle), 0, 360, 1)
+            poly = cv2.ellipse2Poly(
+                (int(centre[0]), int(centre[1])), (int(length / 2), half_width), int(angle), 0, 360, 1
+            )
             _blend_polygon(canvas, poly, OPENPOSE_COLORS[i], OPENPOSE_LIMB_ALPHA)
     return canvas
 

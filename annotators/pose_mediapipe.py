@@ -31,7 +31,7 @@ MEDIAPIPE_VERSION = "0.10.21"
 _INSTALL_HINT = (
     f"MediaPipe pose needs the 'mediapipe' package version {MEDIAPIPE_VERSION} (it ships the pose model; newer "
     f"versions ship none): pip install --no-deps mediapipe=={MEDIAPIPE_VERSION} "
-    "\"protobuf>=4.25.3,<5\" absl-py flatbuffers attrs matplotlib"
+    '"protobuf>=4.25.3,<5" absl-py flatbuffers attrs matplotlib'
 )
 
 _pose: Any = None
@@ -73,7 +73,9 @@ def detect_landmarks(image: np.ndarray, resolution: int) -> np.ndarray | None:
         return np.array([(p.x, p.y, p.visibility) for p in result.pose_landmarks.landmark], np.float64)
 
 
-def to_pixels(landmarks: np.ndarray, mapping: tuple[int, ...], height: int, width: int, min_visibility: float) -> np.ndarray:
+def to_pixels(
+    landmarks: np.ndarray, mapping: tuple[int, ...], height: int, width: int, min_visibility: float
+) -> np.ndarray:
     """Pick `mapping`'s landmarks as (K, 2) pixel coordinates at (height, width); dropped points are NaN."""
     out = np.full((len(mapping), 2), np.nan)
     for k, index in enumerate(mapping):
@@ -98,7 +100,9 @@ _PARAMS = (
 )
 
 
-def _people(image: np.ndarray, resolution: int, mapping: tuple[int, ...], min_visibility: float, who: str) -> list[np.ndarray]:
+def _people(
+    image: np.ndarray, resolution: int, mapping: tuple[int, ...], min_visibility: float, who: str
+) -> list[np.ndarray]:
     h, w = image.shape[:2]
     landmarks = detect_landmarks(image, resolution)
     if landmarks is None:
@@ -106,8 +110,12 @@ def _people(image: np.ndarray, resolution: int, mapping: tuple[int, ...], min_vi
         return []
     points = to_pixels(landmarks, mapping, h, w, min_visibility)
     if not np.isfinite(points).all(axis=1).any():
-        LOG.warning("%s: a person was found but no joint is visible enough (min_visibility %.2f); "
-                    "returning an empty (black) map", who, min_visibility)
+        LOG.warning(
+            "%s: a person was found but no joint is visible enough (min_visibility %.2f); "
+            "returning an empty (black) map",
+            who,
+            min_visibility,
+        )
         return []
     return [points]
 
@@ -122,7 +130,9 @@ def _people(image: np.ndarray, resolution: int, mapping: tuple[int, ...], min_vi
 def openpose_mediapipe(image: np.ndarray, *, resolution: int, min_visibility: float) -> np.ndarray:
     """RGB uint8 (H, W, 3) -> RGB uint8 (H, W, 3) OpenPose body drawing; black if no person."""
     h, w = image.shape[:2]
-    return draw_openpose(h, w, _people(image, resolution, OPENPOSE18_FROM_MEDIAPIPE, min_visibility, "openpose_mediapipe"))
+    return draw_openpose(
+        h, w, _people(image, resolution, OPENPOSE18_FROM_MEDIAPIPE, min_visibility, "openpose_mediapipe")
+    )
 
 
 @register(

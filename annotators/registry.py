@@ -98,14 +98,23 @@ class Param:
         return f"{self.name}={self.default} [{self.minimum}..{self.maximum}, step {self.step}]"
 
     def coerce(self, value: Any, annotator: str) -> Number | bool:
-        """Convert `value` (a number, bool, or a string from the CLI/API) to this parameter's type and check its range."""
+        """Convert `value` (number, bool, or a string from the CLI/API) to this parameter's type; check its range."""
         where = f"annotator {annotator!r}: parameter {self.name!r}"
         if self.type is bool:
             if isinstance(value, (bool, np.bool_)):
                 return bool(value)
             if isinstance(value, (int, np.integer)) and value in (0, 1):
                 return bool(value)
-            if isinstance(value, str) and value.strip().lower() in ("true", "1", "yes", "on", "false", "0", "no", "off"):
+            if isinstance(value, str) and value.strip().lower() in (
+                "true",
+                "1",
+                "yes",
+                "on",
+                "false",
+                "0",
+                "no",
+                "off",
+            ):
                 return value.strip().lower() in ("true", "1", "yes", "on")
             raise ValueError(f"{where} must be true or false, got {value!r}")
         if isinstance(value, (bool, np.bool_)):
@@ -115,11 +124,15 @@ class Param:
             try:
                 number = float(value.strip())
             except ValueError:
-                raise ValueError(f"{where} must be a number in [{self.minimum}, {self.maximum}], got {value!r}") from None
+                raise ValueError(
+                    f"{where} must be a number in [{self.minimum}, {self.maximum}], got {value!r}"
+                ) from None
         elif isinstance(value, (int, float, np.integer, np.floating)):
             number = float(value)
         else:
-            raise ValueError(f"{where} must be a number in [{self.minimum}, {self.maximum}], got {type(value).__name__}")
+            raise ValueError(
+                f"{where} must be a number in [{self.minimum}, {self.maximum}], got {type(value).__name__}"
+            )
         if not math.isfinite(number):
             raise ValueError(f"{where} must be a finite number in [{self.minimum}, {self.maximum}], got {value!r}")
         if self.type is int and number != int(number):
@@ -174,7 +187,9 @@ class Annotator:
             return self._by_name[name]
         except KeyError:
             valid = ", ".join(self._by_name) or "none"
-            raise ValueError(f"annotator {self.name!r} has no parameter {name!r}; its parameters are: {valid}") from None
+            raise ValueError(
+                f"annotator {self.name!r} has no parameter {name!r}; its parameters are: {valid}"
+            ) from None
 
     def validate(self, params: dict[str, Any]) -> dict[str, Any]:
         """Return a full parameter dict: defaults, overridden by `params` after type and range checks."""

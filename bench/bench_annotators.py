@@ -20,7 +20,13 @@ from typing import Sequence
 import numpy as np
 
 # Goals from the annotators issue (ms at 512x512 on the 2-core CPU box).
-GOALS_MS = {"canny": 5.0, "color_palette": 2.0, "sketch_xdog": 25.0, "openpose_mediapipe": 40.0, "keypose_mediapipe": 40.0}
+GOALS_MS = {
+    "canny": 5.0,
+    "color_palette": 2.0,
+    "sketch_xdog": 25.0,
+    "openpose_mediapipe": 40.0,
+    "keypose_mediapipe": 40.0,
+}
 
 
 def _median_ms(fn, image: np.ndarray, runs: int, warmup: int) -> float:
@@ -73,8 +79,10 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     import cv2
 
-    print(f"## Annotators (OpenCV threads: {cv2.getNumThreads()}, CPUs: {os.cpu_count()}, "
-          f"median of {args.runs} calls, best of {args.rounds} rounds)\n")
+    print(
+        f"## Annotators (OpenCV threads: {cv2.getNumThreads()}, CPUs: {os.cpu_count()}, "
+        f"median of {args.runs} calls, best of {args.rounds} rounds)\n"
+    )
     print(table(benchmark(args.runs, rounds=args.rounds)))
 
 

@@ -47,7 +47,9 @@ def test_folder_with_a_corrupt_image_processes_the_rest_reports_it_and_exits_1(f
 def test_parameters_as_flags_and_as_param_name_value(tmp_path, astronaut):
     src = tmp_path / "astronaut.png"
     Image.fromarray(astronaut).save(src)
-    result = _cli(str(src), "-a", "canny", "--low-threshold", "40", "--param", "high_threshold=120", "--out", str(tmp_path / "o"))
+    result = _cli(
+        str(src), "-a", "canny", "--low-threshold", "40", "--param", "high_threshold=120", "--out", str(tmp_path / "o")
+    )
     assert result.returncode == 0, result.stderr
     np.testing.assert_array_equal(np.array(Image.open(tmp_path / "o" / "astronaut.png")), cv2.Canny(astronaut, 40, 120))
 

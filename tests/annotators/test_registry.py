@@ -56,7 +56,9 @@ def test_param_describes_its_range_for_listings():
 def test_register_decorator_and_duplicate_name(monkeypatch):
     calls = []
 
-    @annotators.register("test_identity_edge", output="edge", params=(Param("gain", 1.0, 0.0, 2.0, 0.1),), suits=("zz_test",))
+    @annotators.register(
+        "test_identity_edge", output="edge", params=(Param("gain", 1.0, 0.0, 2.0, 0.1),), suits=("zz_test",)
+    )
     def ident(image, *, gain):
         calls.append(gain)
         return image[:, :, 0].copy()
