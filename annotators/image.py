@@ -120,18 +120,32 @@ def to_gray(rgb: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
 
 
-def short_side_resize(image: np.ndarray, resolution: int) -> np.ndarray:
+MAX_WORK_SIDE = 4096
+
+
+def short_side_resize(image: np.ndarray, resolution: int, max_side: int = MAX_WORK_SIDE) -> np.ndarray:
     """Resize so the short side equals `resolution` (aspect kept); 0 or the same size returns `image` unchanged.
 
-    Uses INTER_AREA to shrink and INTER_CUBIC to enlarge, as the ControlNet/T2I preprocessors do before detection.
+    The long side is capped at `max_side` (the short side then ends up below `resolution`): a 1×700 strip must
+    not become a 512×358400 work image. Uses INTER_AREA to shrink and INTER_CUBIC to enlarge, as the
+    ControlNet/T2I preprocessors do before detection.
     """
     h, w = image.shape[:2]
-    if resolution <= 0 or min(h, w) == resolution:
+    if resolution <= 0 or min(h, w) == resolution and max(h, w) <= max_side:
         return image
-    scale = resolution / min(h, w)
+    scale = min(resolution / min(h, w), max_side / max(h, w))
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
     return cv2.resize(image, size, interpolation=interp)
+
+
+def fit_within(image: np.ndarray, max_side: int = MAX_WORK_SIDE) -> np.ndarray:
+    """Shrink (INTER_AREA) so neither side exceeds `max_side`; smaller images are returned unchanged."""
+    h, w = image.shape[:2]
+    if max(h, w) <= max_side:
+        return image
+    scale = max_side / max(h, w)
+    return cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
 
 
 def resize_to(image: np.ndarray, size: tuple[int, int], *, nearest: bool = False) -> np.ndarray:

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from annotators.image import short_side_resize
+from annotators.image import fit_within, short_side_resize
 from annotators.pose_draw import draw_keypose, draw_openpose
 from annotators.registry import LOG, RESOLUTION, Param, register
 
@@ -65,7 +65,8 @@ def detect_landmarks(image: np.ndarray, resolution: int) -> np.ndarray | None:
 
     `image`: RGB uint8 (H, W, 3); it is resized to short side `resolution` (0 = as is) before detection, which
     leaves the normalised coordinates unchanged."""
-    work = np.ascontiguousarray(short_side_resize(image, resolution))
+    # fit_within: MediaPipe aborts the whole process (a C++ assertion) on sides above 32767 px.
+    work = np.ascontiguousarray(fit_within(short_side_resize(image, resolution)))
     with _pose_lock:  # results are read inside the lock: the next call may reuse the graph's buffers
         result = _get_pose().process(work)
         if result.pose_landmarks is None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from annotators.image import fit_within, resize_to
 from annotators.registry import Param, register
 
 
@@ -36,9 +37,12 @@ def _smooth_noise(rng: np.random.Generator, h: int, w: int, cell: int) -> np.nda
 )
 def shuffle(image: np.ndarray, *, seed: int, scale: int) -> np.ndarray:
     """RGB uint8 (H, W, 3) -> RGB uint8 (H, W, 3)."""
-    h, w = image.shape[:2]
+    # cv2.remap refuses sides of 32767 px and more: very large images are shuffled at a reduced size.
+    work = fit_within(image)
+    h, w = work.shape[:2]
     rng = np.random.default_rng(None if seed < 0 else seed)
     cell = max(1, round(scale * min(h, w) / 512))
     map_x = _smooth_noise(rng, h, w, cell) * float(w - 1)
     map_y = _smooth_noise(rng, h, w, cell) * float(h - 1)
-    return cv2.remap(image, map_x, map_y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    out = cv2.remap(work, map_x, map_y, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+    return resize_to(out, image.shape[:2])

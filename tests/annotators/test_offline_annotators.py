@@ -156,3 +156,12 @@ def test_shuffle_seed_minus_one_draws_a_fresh_flow_each_call(astronaut):
     a = annotators.run("shuffle", astronaut, seed=-1)
     b = annotators.run("shuffle", astronaut, seed=-1)
     assert not np.array_equal(a, b)
+
+
+@pytest.mark.parametrize("shape", [(1, 1, 3), (2, 3), (1, 700, 3), (3, 40000, 3)])
+@pytest.mark.parametrize("name", OFFLINE_ANNOTATORS)
+def test_tiny_and_extreme_aspect_images_keep_their_size(name, shape):
+    # 3x40000: cv2.remap refuses sides >= 32767; 1x700 at detect resolution 512 must not become 512x358400.
+    img = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
+    out = annotators.run(name, img)
+    assert out.shape[:2] == img.shape[:2] and out.dtype == np.uint8

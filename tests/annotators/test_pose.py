@@ -193,3 +193,9 @@ def test_concurrent_calls_share_one_pose_instance_and_agree(astronaut):
     for out in results:
         np.testing.assert_array_equal(out, expected)
     assert pose_mediapipe._get_pose() is first
+
+
+def test_pose_survives_a_strip_wider_than_mediapipe_accepts():
+    # MediaPipe aborts the process (C++ assertion) on sides above 32767 px; the annotator must shrink first.
+    out = annotators.run("openpose_mediapipe", np.full((3, 40000, 3), 90, np.uint8), resolution=0)
+    assert out.shape == (3, 40000, 3) and not out.any()
