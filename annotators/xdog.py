@@ -27,7 +27,8 @@ def sketch_xdog(image: np.ndarray, *, resolution: int, threshold: int) -> np.nda
     work = short_side_resize(image, resolution).astype(np.float32)
     fine = cv2.GaussianBlur(work, (0, 0), 0.5)
     coarse = cv2.GaussianBlur(work, (0, 0), 5.0)
-    # Darker than the neighbourhood in the most contrasting channel.
-    darkness = np.min(coarse - fine, axis=2)
+    # Darker than the neighbourhood in the most contrasting channel. The reference stores 255 - darkness as
+    # uint8 (truncating), which rounds the darkness up: ceil keeps the same strokes for odd thresholds.
+    darkness = np.ceil(np.min(coarse - fine, axis=2))
     strokes = np.where(2.0 * darkness > threshold, 255, 0).astype(np.uint8)
     return resize_to(strokes, image.shape[:2], nearest=True)

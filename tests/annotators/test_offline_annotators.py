@@ -165,3 +165,25 @@ def test_tiny_and_extreme_aspect_images_keep_their_size(name, shape):
     img = np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)
     out = annotators.run(name, img)
     assert out.shape[:2] == img.shape[:2] and out.dtype == np.uint8
+
+
+@pytest.mark.parametrize("threshold", [32, 33, 7])
+def test_sketch_xdog_matches_the_scribble_xdog_recipe(astronaut, threshold):
+    # sd-webui-controlnet's scribble_xdog, written out: g1 = blur(0.5), g2 = blur(5) on float RGB,
+    # dog = uint8(clip(255 - min_c(g2 - g1))), stroke where 2 * (255 - dog) > threshold.
+    f = astronaut.astype(np.float32)
+    g1 = cv2.GaussianBlur(f, (0, 0), 0.5)
+    g2 = cv2.GaussianBlur(f, (0, 0), 5.0)
+    dog = (255 - np.min(g2 - g1, axis=2)).clip(0, 255).astype(np.uint8)
+    expected = np.where(2 * (255 - dog.astype(np.int32)) > threshold, 255, 0).astype(np.uint8)
+    np.testing.assert_array_equal(annotators.run("sketch_xdog", astronaut, threshold=threshold), expected)
+
+
+def test_lineart_standard_matches_the_reference_recipe(astronaut):
+    # controlnet_aux / sd-webui lineart_standard written out (sigma 6, intensity threshold 8).
+    x = astronaut.astype(np.float32)
+    g = cv2.GaussianBlur(x, (0, 0), 6.0)
+    intensity = np.min(g - x, axis=2).clip(0, 255)
+    intensity /= max(16, np.median(intensity[intensity > 8]))
+    expected = (intensity * 127).clip(0, 255).astype(np.uint8)
+    np.testing.assert_array_equal(annotators.run("lineart_standard", astronaut), expected)
