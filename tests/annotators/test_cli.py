@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import annotators
+from tests.annotators.conftest import OFFLINE_ANNOTATORS
 
 REPO = Path(__file__).resolve().parents[2]
+OFFLINE = (*OFFLINE_ANNOTATORS, "openpose_mediapipe", "keypose_mediapipe")
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
@@ -72,7 +73,17 @@ def test_unknown_annotator_is_a_usage_error_listing_the_names(tmp_path):
 def test_list_prints_every_annotator_with_params_weights_and_suits():
     result = _cli("--list")
     assert result.returncode == 0, result.stderr
-    for name in annotators.names():
+    # Names as a fresh process registers them (this test process may hold extra test-only registrations).
+    fresh = subprocess.run(
+        [sys.executable, "-c", "import annotators; print(' '.join(annotators.names()))"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout.split()
+    assert set(OFFLINE) <= set(fresh)
+    for name in fresh:
         assert f"\n{name}  [" in "\n" + result.stdout
     assert "--low-threshold: low_threshold=100 [1..255, step 1]" in result.stdout
     assert "weights: none (offline)" in result.stdout
