@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Sequence
@@ -116,7 +117,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     import annotators
 
     if args.list:
-        print(_format_list())
+        try:
+            print(_format_list(), flush=True)
+        except BrokenPipeError:  # `--list | head`: the reader left; not an error
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     if args.input is None or args.annotator is None or args.out is None:
         parser.error("INPUT, --annotator and --out are required (or use --list)")
