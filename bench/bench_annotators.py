@@ -57,6 +57,11 @@ def benchmark(runs: int = 50, warmup: int = 3, rounds: int = 3) -> list[tuple[st
             print(f"skipped {a.name}: {exc}")
             continue
         rows.append((a.name, ms, GOALS_MS.get(a.name)))
+    # Reference row: OpenCV alone, to show what the registry (normalisation, validation, checks) adds to canny.
+    import cv2
+
+    bare = min(_median_ms(lambda img: cv2.Canny(img, 100, 200), image, runs, warmup) for _ in range(rounds))
+    rows.append(("(reference: bare cv2.Canny on RGB)", bare, None))
     return rows
 
 
