@@ -116,6 +116,17 @@ WEIGHTS: dict[str, WeightFile] = {
             "MIT (openai/CLIP)",
             "clip_vision (T2I style adapter)",
         ),
+        # nvidia/segformer-b5-finetuned-ade-640-640 pytorch_model.bin ("First commit" c2cb72d; 339 MB, 84.7 M
+        # float32 parameters). No page or manifest citing its SHA-256 or exact byte size was found: downloads of
+        # this file are reported as UNVERIFIED (see download_weights). Fill both in once confirmed.
+        WeightFile(
+            "segformer-b5-finetuned-ade-640-640.bin",
+            "https://huggingface.co/nvidia/segformer-b5-finetuned-ade-640-640/resolve/main/pytorch_model.bin",
+            None,
+            None,
+            "NVIDIA Source Code License for SegFormer (research / non-commercial)",
+            "segmentation_ade20k (seg adapters)",
+        ),
     )
 }
 

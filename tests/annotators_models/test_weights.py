@@ -42,12 +42,29 @@ class _RecordingBar:
         self.closed = True
 
 
-def test_every_table_entry_has_url_size_and_sha256():
+# Files whose published SHA-256 could not be found (documented in annotators/weights.py).
+UNVERIFIED = {"segformer-b5-finetuned-ade-640-640.bin"}
+
+
+def test_every_table_entry_has_url_size_and_sha256_except_the_documented_unverified_ones():
     for name, w in weights.WEIGHTS.items():
         assert w.name == name
         assert w.url.startswith("https://"), name
+        if name in UNVERIFIED:
+            assert w.sha256 is None
+            continue
         assert w.size and w.size > 0, name
         assert w.sha256 is not None and len(w.sha256) == 64 and int(w.sha256, 16) >= 0, name
+
+
+def test_file_without_published_hash_downloads_with_an_unverified_warning(http_server, tmp_path, caplog):
+    base, files = http_server
+    files["tiny.pth"] = PAYLOAD
+    spec = WeightFile("tiny.pth", "https://example.invalid/tiny.pth", None, None, "test", "tests")
+    with caplog.at_level("WARNING", logger="annotators"):
+        path = weights.download_weights(spec, tmp_path, url=f"{base}/good/tiny.pth", progress=False)
+    assert path.read_bytes() == PAYLOAD
+    assert "UNVERIFIED" in caplog.text and hashlib.sha256(PAYLOAD).hexdigest() in caplog.text
 
 
 def test_download_reports_progress_and_writes_the_verified_file(http_server, tmp_path, monkeypatch):
