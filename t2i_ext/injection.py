@@ -18,8 +18,9 @@ working, and leaving the ``with`` block — normally, by exception or by Keyboar
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any, Optional, Union
 
 import torch
 from torch import nn
@@ -57,18 +58,24 @@ def _is_downsample(block: nn.Module) -> bool:
     return len(children) == 1 and (type(children[0]).__name__ == "Downsample" or getattr(children[0], "down", False) is True)
 
 
+LayoutSource = Union[BatchLayout, Callable[[torch.Tensor, Any], Optional[BatchLayout]], None]
+
+
 class Injection:
     """Live state of an injection: set ``progress`` (and ``layout``) before each UNet call.
 
     ``progress`` is the sampling progress ``step / steps`` in [0, 1]. ``layout`` says which rows of the next UNet
     call are which image and whether they are conditional; it may be left ``None`` when every unit is shared by
     all images (batch 1) or has one entry per row, is not "adapter more important", and has no style tokens.
+    When the caller can only tell the rows from the call itself (a host that splits CFG batches its own way),
+    pass ``layout_fn(x, context) -> BatchLayout``: it is asked before every UNet call.
     """
 
-    def __init__(self, units: Sequence[AdapterUnit]) -> None:
+    def __init__(self, units: Sequence[AdapterUnit], layout_fn: Callable[[torch.Tensor, Any], BatchLayout | None] | None = None) -> None:
         self.units = list(units)
         self.progress = 0.0
         self.layout: BatchLayout | None = None
+        self.layout_fn = layout_fn
         self._cache: dict[tuple, torch.Tensor | None] = {}
         self._converted: dict[tuple, torch.Tensor] = {}
 
@@ -175,23 +182,24 @@ def _check_units(units: Sequence[AdapterUnit]) -> str | None:
 
 
 @contextmanager
-def inject(unet: nn.Module, units: Sequence[AdapterUnit], layout: BatchLayout | None = None) -> Iterator[Injection]:
+def inject(unet: nn.Module, units: Sequence[AdapterUnit], layout: LayoutSource = None) -> Iterator[Injection]:
     """Inject ``units`` into ``unet`` for the duration of the ``with`` block; yields the :class:`Injection`.
 
-    Everything is validated before the first hook is installed, and every hook is removed on exit — also on
-    exceptions and KeyboardInterrupt — so the UNet computes bit-identical outputs afterwards.
+    ``layout`` is a :class:`BatchLayout` for every call, or a function ``(x, context) -> BatchLayout`` asked before
+    each UNet call. Everything is validated before the first hook is installed, and every hook is removed on
+    exit — also on exceptions and KeyboardInterrupt — so the UNet computes bit-identical outputs afterwards.
     """
     units = list(units)
     base = _check_units(units)
     points = injection_points(unet, base) if base else []
-    state = Injection(units)
-    state.layout = layout
+    state = Injection(units, layout_fn=layout if callable(layout) else None)
+    state.layout = None if callable(layout) else layout
     handles = []
     try:
         for level, block in enumerate(points):
             handles.append(block.register_forward_hook(_feature_hook(state, level)))
-        if any(u.tokens is not None for u in units):
-            handles.append(unet.register_forward_pre_hook(_context_hook(state), with_kwargs=True))
+        if state.layout_fn is not None or any(u.tokens is not None for u in units):
+            handles.append(unet.register_forward_pre_hook(_unet_pre_hook(state), with_kwargs=True))
         yield state
     finally:
         for handle in handles:
@@ -208,14 +216,21 @@ def _feature_hook(state: Injection, level: int):
     return hook
 
 
-def _context_hook(state: Injection):
+def _unet_pre_hook(state: Injection):
+    """Before each UNet call: ask for the call's batch layout, then append style tokens to its context."""
+
     def hook(module: nn.Module, args: tuple, kwargs: dict) -> tuple[tuple, dict] | None:
-        if "context" in kwargs and kwargs["context"] is not None:
-            kwargs = {**kwargs, "context": state.extend_context(kwargs["context"])}
-        elif len(args) > 2 and args[2] is not None:
-            args = (*args[:2], state.extend_context(args[2]), *args[3:])
-        else:
+        positional = "context" not in kwargs and len(args) > 2
+        context = args[2] if positional else kwargs.get("context")
+        if state.layout_fn is not None:
+            state.layout = state.layout_fn(args[0] if args else kwargs.get("x"), context)
+        if not any(u.tokens is not None for u in state.units):
+            return None
+        if not isinstance(context, torch.Tensor):
             raise InjectionError("style tokens need the UNet's text context, but the UNet was called without one.")
-        return args, kwargs
+        context = state.extend_context(context)
+        if positional:
+            return (*args[:2], context, *args[3:]), kwargs
+        return args, {**kwargs, "context": context}
 
     return hook

@@ -313,3 +313,24 @@ def test_unit_validation_messages():
         AdapterUnit(features=f[:3])
     with pytest.raises(InjectionError, match="no features"):
         AdapterUnit()
+
+
+def test_a_layout_function_is_asked_before_every_unet_call(sd1_unets):
+    """Hosts that split CFG batches themselves tell each call's rows from the call (here: by its context)."""
+    ldm, _ = sd1_unets
+    feats = _features(FullAdapter, 128, 128)
+    x, t, c = _inputs(2, 128, 128)
+    seen = []
+
+    def layout_fn(x_in, context):
+        seen.append(x_in.shape[0])
+        return BatchLayout(images=(0,) * x_in.shape[0], cond=tuple(bool(r[0, 0] == c[0, 0, 0]) for r in context))
+
+    unit = AdapterUnit(features=feats, control_mode="adapter")
+    plain = _ldm(ldm, x, t, c)
+    with torch.no_grad(), t2i_ext.inject(ldm, [unit], layout=layout_fn):
+        both = ldm(x, t, context=c)
+        only_second = ldm(x[1:], t[1:], context=c[1:])  # a call holding only the unconditional row
+    assert seen == [2, 1]
+    assert not torch.equal(both[0], plain[0]) and torch.equal(both[1], plain[1])
+    assert _max(only_second[0], plain[1]) <= 1e-5  # batch-1 vs batch-2 kernels round differently
