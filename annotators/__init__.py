@@ -40,6 +40,13 @@ _MODULES = (
     "threshold",
     "shuffle",
     "pose_mediapipe",
+    # Model-based annotators (weights looked up / downloaded through annotators.weights on first use).
+    "pidinet",
+    "lineart",
+    "openpose",
+    "depth_midas",
+    "segmentation",
+    "clip_vision",
 )
 
 for _module in _MODULES:
