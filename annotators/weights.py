@@ -229,9 +229,18 @@ def download_weights(
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise WeightsUnavailableError(f"cannot create the models folder {folder}: {exc}") from exc
+        raise WeightsUnavailableError(
+            f"cannot create the models folder {folder} ({exc}); set ${ENV_MODELS_DIR} to a writable folder, or "
+            f"download {weight.url} yourself and save it as {folder / weight.name}"
+        ) from exc
     final = folder / weight.name
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{weight.name}.", suffix=".part", dir=folder)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{weight.name}.", suffix=".part", dir=folder)
+    except OSError as exc:
+        raise WeightsUnavailableError(
+            f"cannot write the download of {weight.name} into {folder} ({exc}); set ${ENV_MODELS_DIR} to a writable "
+            f"folder, or download {weight.url} yourself and save it as {final}"
+        ) from exc
     tmp = Path(tmp_name)
     try:
         digest = hashlib.sha256()

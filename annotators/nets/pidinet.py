@@ -14,9 +14,9 @@ Parameter names follow hellozhuo/pidinet ``models/pidinet.py`` (the file is a tr
 - ``conv_reduces.{0..3}.conv`` (1x1 24 -> 1, bias), ``classifier`` (1x1 4 -> 1, bias)
 
 Pixel-difference convolutions are computed by turning the learned 3x3 weights into an equivalent plain kernel
-(the identity the paper uses to deploy the network): central ``cd``: centre tap minus the kernel sum; angular
-``ad``: each tap minus its clockwise neighbour's; radial ``rd``: a 5x5 kernel with the taps on the outer ring
-and their negatives on the inner ring.
+(the identity the paper uses to deploy the network). With taps x_i around a pixel and weights w_i:
+central ``cd``: sum_i w_i (x_i - x_centre); angular ``ad``: sum_i w_i (x_i - x_{clockwise neighbour of i});
+radial ``rd``: sum_j w_{j+1} (x at distance 2 in direction j - x at distance 1 in direction j), a 5x5 kernel.
 """
 
 from __future__ import annotations
@@ -28,8 +28,9 @@ import torch.nn.functional as F
 # Operator of the 16 pixel-difference layers in the "carv4" pattern: init_block, then blocks 1_1 .. 4_4.
 CARV4 = ("cd", "ad", "rd", "cv") * 4
 
-# Clockwise neighbour of each tap of a flattened 3x3 kernel (the centre maps to itself).
-_CLOCKWISE = [3, 0, 1, 6, 4, 2, 7, 8, 5]
+# For each tap j of a flattened 3x3 kernel, the tap whose clockwise neighbour is j (the centre maps to itself):
+# kernel_j = w_j - w_{_ANTICLOCKWISE[j]} gives sum_i w_i (x_i - x_{clockwise(i)}).
+_ANTICLOCKWISE = [3, 0, 1, 6, 4, 2, 7, 8, 5]
 # Radial op: flattened 5x5 positions of the outer and inner rings. They take the learned taps 1..8 of the
 # flattened 3x3 weight (tap 0 is unused by this op in the published model; keep it that way to match the file).
 _RD_OUTER = [0, 2, 4, 10, 14, 20, 22, 24]
@@ -48,7 +49,7 @@ def pdc_kernel(weight: torch.Tensor, op: str) -> tuple[torch.Tensor, int]:
         kernel[:, :, 4] = flat[:, :, 4] - flat.sum(dim=2)
         return kernel.reshape(o, i, 3, 3), 1
     if op == "ad":
-        return (flat - flat[:, :, _CLOCKWISE]).reshape(o, i, 3, 3), 1
+        return (flat - flat[:, :, _ANTICLOCKWISE]).reshape(o, i, 3, 3), 1
     if op == "rd":
         kernel = flat.new_zeros(o, i, 25)
         kernel[:, :, _RD_OUTER] = flat[:, :, 1:]

@@ -66,6 +66,9 @@ def test_network_has_the_published_layer_names_shapes_and_size():
     for key, shape in PUBLISHED.items():
         assert tuple(flat[key].shape) == shape, key
     assert len(flat) == 184
+    # The original's no-ReLU list names Mconv7_stage6_L1 twice and omits ..._L2: final heatmaps pass a ReLU.
+    assert isinstance(list(net.model6_2)[-1], torch.nn.ReLU) and isinstance(list(net.model6_1)[-1], torch.nn.Conv2d)
+    assert isinstance(list(net.model5_2)[-1], torch.nn.Conv2d)
     assert parameter_count(net) == 52_311_446  # x4 bytes ~ the published 209,267,595-byte file
 
 

@@ -67,7 +67,7 @@ def _neighbourhood(x: torch.Tensor, radius: int) -> torch.Tensor:
     return cols.reshape(k * k, *x.shape[2:])
 
 
-def test_central_and_radial_difference_match_their_definitions():
+def test_pixel_difference_ops_match_their_definitions():
     torch.manual_seed(1)
     x = torch.randn(1, 1, 9, 11)
     w = torch.randn(1, 1, 3, 3)
@@ -78,6 +78,11 @@ def test_central_and_radial_difference_match_their_definitions():
     # CPDC: sum_k w_k (x_k - x_centre)
     want_cd = (flat[:, None, None] * (n3 - n3[4])).sum(0)
     assert torch.allclose(conv(x)[0, 0], want_cd, atol=1e-5)
+    # APDC: sum_i w_i (x_i - x_{clockwise neighbour of i}), taps numbered row-major 0..8
+    clockwise = {0: 1, 1: 2, 2: 5, 5: 8, 8: 7, 7: 6, 6: 3, 3: 0, 4: 4}
+    want_ad = sum(flat[i] * (n3[i] - n3[clockwise[i]]) for i in range(9))
+    conv.op = "ad"
+    assert torch.allclose(conv(x)[0, 0], want_ad, atol=1e-5)
     # RPDC: sum over the 8 directions d_j (raster order) of w_{j+1} (x(p + 2 d_j) - x(p + d_j))
     n5 = _neighbourhood(x, 2)
     outer = [0, 2, 4, 10, 14, 20, 22, 24]

@@ -237,3 +237,31 @@ def test_load_strict_lists_missing_unexpected_and_misshaped_keys():
         weights.load_strict(net, sd, "test net")
     msg = str(info.value)
     assert "missing: 1.weight, 1.bias" in msg and "unexpected: extra" in msg and "0.bias (4,) (expected (3,))" in msg
+
+
+def test_annotator_without_weights_offline_says_which_file_to_put_where(tmp_path, monkeypatch):
+    import numpy as np
+
+    import annotators
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv(weights.ENV_MODELS_DIR, str(tmp_path))
+    weights.set_mirror(f"http://127.0.0.1:{port}")
+    try:
+        with pytest.raises(WeightsUnavailableError) as info:
+            annotators.run("pidinet", np.zeros((32, 32, 3), np.uint8))
+    finally:
+        weights.set_mirror(None)
+    msg = str(info.value)
+    assert str(tmp_path / "table5_pidinet.pth") in msg
+    assert "https://huggingface.co/lllyasviel/Annotators/resolve/main/table5_pidinet.pth" in msg
+    assert _leftovers(tmp_path) == []
+
+
+def test_unwritable_models_folder_is_a_clear_error(tmp_path):
+    blocker = tmp_path / "not_a_folder"
+    blocker.write_text("x")  # a file where the folder should be
+    with pytest.raises(WeightsUnavailableError, match="writable folder"):
+        weights.download_weights(_spec(), blocker / "models", url="http://127.0.0.1:9/x", progress=False)
