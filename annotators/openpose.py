@@ -5,6 +5,10 @@ people (`annotators.openpose_decode`), and the skeletons are drawn with the shar
 (`annotators.pose_draw.draw_openpose`, the same one the MediaPipe pose annotator uses) on black at the input
 size. Body only: the T2I openpose adapters were trained without hands or face. No person -> a black map and a
 warning on the "annotators" logger.
+
+Channel order: the network is CMU's Caffe model, trained on BGR; ControlNet 1.1 feeds it BGR. T2I-Adapter's
+``OpenposeInference`` flips its (BGR) input to RGB before the network, which only changes which people/joints
+are found, not how they are drawn; we feed BGR for the better detections.
 """
 
 from __future__ import annotations
