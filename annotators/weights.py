@@ -39,6 +39,7 @@ ENV_MODELS_DIR = "T2I_ANNOTATOR_MODELS"
 DEFAULT_MODELS_DIR = Path(__file__).resolve().parent.parent / "models" / "annotators"
 
 _HF_ANNOTATORS = "https://huggingface.co/lllyasviel/Annotators/resolve/main/"
+USER_AGENT = "t2i-adapter-annotators (urllib)"  # some CDNs refuse urllib's default agent
 
 
 @dataclass(frozen=True)
@@ -247,7 +248,8 @@ def download_weights(
         received = 0
         with os.fdopen(fd, "wb") as out:
             try:
-                response = urllib.request.urlopen(url, timeout=timeout)
+                request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
+                response = urllib.request.urlopen(request, timeout=timeout)
             except urllib.error.HTTPError as exc:
                 raise WeightsUnavailableError(_missing_message(weight, folder, f"HTTP {exc.code} {exc.reason}", url)) from exc
             except (urllib.error.URLError, socket.timeout, ConnectionError, OSError) as exc:
