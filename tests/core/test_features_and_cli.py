@@ -1,0 +1,112 @@
+"""One adapter pass with offload, CoAdapter fusion into a unit, and the command line."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from diffusers import T2IAdapter
+
+import t2i_ext
+from t2i_ext.cli import main
+from t2i_ext.nets import CoAdapterFuser, FullAdapter, StyleAdapter
+
+from .reference import TINY_CHANNELS, diffusers_adapter, to_original_keys
+
+
+def test_compute_features_casts_to_the_unet_dtype_and_offloads_the_weights():
+    adapter = FullAdapter(1, TINY_CHANNELS).eval()
+    cond = torch.rand(1, 1, 64, 64)
+    feats = t2i_ext.compute_features(adapter, cond, device="cpu", dtype=torch.float16, offload=True)
+    assert [f.dtype for f in feats] == [torch.float16] * 4
+    assert all(p.device.type == "cpu" for p in adapter.parameters())
+    assert torch.allclose(feats[0].float(), adapter(cond)[0], atol=1e-2)
+
+
+def test_compute_features_returns_style_tokens_for_the_style_adapter():
+    style = StyleAdapter(64, 32, 4, 1).eval()
+    tokens = t2i_ext.compute_features(style, torch.randn(1, 257, 64))
+    assert tokens.shape == (1, 8, 32)
+    assert t2i_ext.AdapterUnit(features=tokens).tokens is tokens
+
+
+def test_fuse_builds_one_unit_from_weighted_adapter_outputs():
+    fuser = CoAdapterFuser(TINY_CHANNELS, width=32, num_head=4, layers=1).eval()
+    a = FullAdapter(1, TINY_CHANNELS).eval()(torch.rand(1, 1, 64, 64))
+    b = FullAdapter(3, TINY_CHANNELS).eval()(torch.rand(1, 3, 64, 64))
+    tokens = torch.randn(1, 8, 32)
+    unit = t2i_ext.fuse(fuser, [("sketch", a, 0.5), ("depth", b, 1.5), ("style", tokens, 1.0)], end=0.5)
+    # an untrained fuser is a plain sum of the weighted outputs
+    assert all(torch.allclose(f, 0.5 * x + 1.5 * y, atol=1e-6) for f, x, y in zip(unit.maps, a, b))
+    assert torch.allclose(unit.tokens, tokens) and unit.weight == 1.0 and unit.end == 0.5
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _run(*args):
+    return subprocess.run([sys.executable, "-m", "t2i_ext", *map(str, args)], capture_output=True, text=True, cwd=REPO)
+
+
+def test_inspect_says_kind_base_channels_parameters_and_format(tmp_path):
+    ref = diffusers_adapter("xl_1ch")
+    ref.half().save_pretrained(tmp_path / "sketch-xl", variant="fp16")
+    out = _run("inspect", tmp_path / "sketch-xl", "--json")
+    assert out.returncode == 0, out.stderr
+    info = json.loads(out.stdout)
+    assert info["kind"] == "full" and info["base"] == "SDXL" and info["input_channels"] == 1
+    assert info["parameters"] == 77_553_600 and info["size_multiple"] == 16
+    assert info["format"] == "diffusers folder (safetensors)" and info["stored_dtype"] == ["float16"]
+    text = _run("inspect", tmp_path / "sketch-xl").stdout
+    assert "SDXL · full · 1-channel · 77.6 M params · sizes ×16" in text
+
+
+def test_inspect_of_a_non_adapter_fails_with_the_reason(tmp_path):
+    (tmp_path / "x.pth").write_bytes(b"not weights at all")
+    out = _run("inspect", tmp_path / "x.pth")
+    assert out.returncode == 2 and "not a PyTorch or safetensors weights file" in out.stderr
+
+
+@pytest.mark.parametrize("name", ["full_3ch", "light", "xl_3ch"])
+@pytest.mark.parametrize("half", [False, True])
+def test_convert_to_diffusers_loads_in_diffusers_with_the_same_outputs(tmp_path, name, half):
+    ref = diffusers_adapter(name, TINY_CHANNELS)
+    sd = to_original_keys(ref.state_dict(), name == "light", ref.config.num_res_blocks)
+    torch.save(sd, tmp_path / "a.pth")
+    argv = ["convert", str(tmp_path / "a.pth"), "--to", "diffusers", "--out", str(tmp_path / "out")] + (["--half"] if half else [])
+    assert main(argv) == 0
+    loaded = T2IAdapter.from_pretrained(tmp_path / "out", variant="fp16" if half else None).float().eval()
+    ours = t2i_ext.load_adapter(tmp_path / "a.pth")
+    if half:
+        ours = t2i_ext.load_adapter({k: v.half() for k, v in sd.items()})
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        assert max((a - b).abs().max().item() for a, b in zip(loaded(x), ours(x))) <= 1e-5
+
+
+def test_convert_to_safetensors_round_trips_and_never_overwrites(tmp_path, capsys):
+    adapter = FullAdapter(1, TINY_CHANNELS)
+    torch.save(adapter.state_dict(), tmp_path / "canny.pth")
+    assert main(["convert", str(tmp_path / "canny.pth"), "--to", "safetensors", "--half"]) == 0
+    out = tmp_path / "canny-fp16.safetensors"
+    loaded = t2i_ext.load_adapter(out, dtype=torch.float16)
+    assert all(torch.equal(loaded.state_dict()[k], v.half()) for k, v in adapter.state_dict().items())
+    assert main(["convert", str(tmp_path / "canny.pth"), "--to", "safetensors", "--half"]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["canny-fp16.safetensors", "canny.pth"]  # no temp leftovers
+
+
+def test_style_adapters_cannot_become_diffusers_folders(tmp_path, capsys):
+    torch.save(StyleAdapter(64, 32, 4, 1).state_dict(), tmp_path / "style.pth")
+    assert main(["convert", str(tmp_path / "style.pth"), "--to", "diffusers"]) == 2
+    assert "diffusers has no class for a SD1 style adapter" in capsys.readouterr().err
+
+
+def test_selftest_runs_with_no_download_and_reports_effect_and_cost():
+    out = _run("selftest", "--size", "128", "--steps", "3", "--repeats", "1")
+    assert out.returncode == 0, out.stderr
+    assert "UNet bit-identical afterwards: yes" in out.stdout and "result: OK" in out.stdout
+    effect = float(out.stdout.split("adapter effect on the latent : ")[1].split("%")[0])
+    assert effect > 0.1
