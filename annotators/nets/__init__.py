@@ -8,14 +8,19 @@ One module per architecture: `pidinet`, `lineart_generator`, `openpose_body`, `d
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 
-def default_device() -> "object":
+if TYPE_CHECKING:  # torch is imported lazily so that `import annotators` stays light
+    import torch
+
+
+def default_device() -> "torch.device":
     """CUDA when available (the WebUI case), else CPU."""
     import torch
 
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def parameter_count(module: "object") -> int:
+def parameter_count(module: "torch.nn.Module") -> int:
     """Number of parameters (buffers excluded)."""
-    return sum(p.numel() for p in module.parameters())  # type: ignore[attr-defined]
+    return sum(p.numel() for p in module.parameters())
