@@ -320,6 +320,17 @@ def sha256_of(path: os.PathLike | str, chunk_size: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
+def verify_weights(name: str, path: os.PathLike | str | None = None) -> bool | None:
+    """Hash the local copy of `name` (or the file at `path`) against the published SHA-256: True = matches,
+    False = differs (a different or damaged file), None = no published hash to compare with. Hashing a large
+    file takes seconds, which is why lookups do not do it on every load."""
+    weight = spec(name)
+    local = Path(path) if path is not None else models_dir() / weight.name
+    if not local.is_file():
+        raise WeightsUnavailableError(_missing_message(weight, local.parent, "not downloaded yet"))
+    return None if weight.sha256 is None else sha256_of(local) == weight.sha256
+
+
 def load_state_dict(
     path: os.PathLike | str,
     *,

@@ -265,3 +265,16 @@ def test_unwritable_models_folder_is_a_clear_error(tmp_path):
     blocker.write_text("x")  # a file where the folder should be
     with pytest.raises(WeightsUnavailableError, match="writable folder"):
         weights.download_weights(_spec(), blocker / "models", url="http://127.0.0.1:9/x", progress=False)
+
+
+def test_verify_weights_compares_a_local_file_with_the_published_hash(tmp_path, monkeypatch):
+    monkeypatch.setitem(weights.WEIGHTS, "tiny.pth", _spec())
+    monkeypatch.setenv(weights.ENV_MODELS_DIR, str(tmp_path))
+    with pytest.raises(WeightsUnavailableError, match="tiny.pth"):
+        weights.verify_weights("tiny.pth")
+    (tmp_path / "tiny.pth").write_bytes(PAYLOAD)
+    assert weights.verify_weights("tiny.pth") is True
+    (tmp_path / "tiny.pth").write_bytes(PAYLOAD[:-1] + b"!")
+    assert weights.verify_weights("tiny.pth") is False
+    monkeypatch.setitem(weights.WEIGHTS, "tiny.pth", _spec(sha=None))
+    assert weights.verify_weights("tiny.pth") is None
