@@ -101,8 +101,10 @@ class Injection:
         total = None
         for i in active:
             unit = self.units[i]
-            f = self._on(unit.maps[level], hidden, ("map", i, level))
-            f = self._rows(f, unit, rows) * unit.level_scale(level)
+            f = self._rows(self._on(unit.maps[level], hidden, ("map", i, level)), unit, rows)
+            scale = unit.level_scale(level)
+            if scale != 1.0:  # weight 1 (the default) adds the features themselves: no copy is held
+                f = f * scale
             if unit.control_mode is ControlMode.ADAPTER:
                 f = f * self._cond_mask(rows, hidden)
             total = f if total is None else total + f

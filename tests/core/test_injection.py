@@ -334,3 +334,13 @@ def test_a_layout_function_is_asked_before_every_unet_call(sd1_unets):
     assert seen == [2, 1]
     assert not torch.equal(both[0], plain[0]) and torch.equal(both[1], plain[1])
     assert _max(only_second[0], plain[1]) <= 1e-5  # batch-1 vs batch-2 kernels round differently
+
+
+def test_a_single_unit_at_weight_one_adds_its_features_without_copies(sd1_unets):
+    ldm, _ = sd1_unets
+    feats = _features(FullAdapter, 128, 128)
+    hidden = [torch.zeros(2, *f.shape[1:]) for f in feats]
+    with t2i_ext.inject(ldm, [AdapterUnit(features=feats)]) as injection:
+        assert all(injection.residual(level, h) is feats[level] for level, h in enumerate(hidden))
+    with t2i_ext.inject(ldm, [AdapterUnit(features=feats, weight=0.5)]) as injection:
+        assert torch.equal(injection.residual(0, hidden[0]), feats[0] * 0.5)

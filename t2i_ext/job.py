@@ -1,0 +1,233 @@
+"""One generation job's adapter work: condition maps → features (cached), and the injection's lifetime.
+
+WebUI-free: the glue gives it loaded adapters, the source images and an ``annotate`` function, and tells it the
+size of each sampling pass. Features are computed once per unit and size and kept in a :class:`FeatureCache`
+shared across jobs, keyed by everything that changes them (adapter hash, condition image content, annotator and
+its parameters, resize mode, size, device, dtype) and by nothing that does not (weight, guidance window, control
+mode): a repeat job with the same inputs runs no adapter pass at all, and changing the weight costs nothing.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from .condition import condition_for
+from .features import compute_features, fuse
+from .injection import inject
+from .nets.fuser import TASK_INDEX
+from .resize import ResizeMode, pixel_perfect_resolution, resize_to
+from .unit_args import UnitArgs, UnitArgsError, annotator_values
+from .units import AdapterUnit
+
+#: annotate(name, image, **params) -> map (uint8 H×W or H×W×3) or tokens; the annotators package's ``run``
+Annotate = Callable[..., Any]
+Features = Any  # list of 4 tensors, or a tokens tensor
+
+
+class FeatureCache:
+    """LRU of adapter outputs. ``passes`` counts adapter runs (a repeat job adds none)."""
+
+    def __init__(self, max_entries: int = 16) -> None:
+        self.max_entries = max_entries
+        self._items: OrderedDict[tuple, Features] = OrderedDict()
+        self._lock = threading.Lock()
+        self.passes = 0
+        self.hits = 0
+
+    def get_or_compute(self, key: tuple, compute: Callable[[], Features]) -> Features:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                self.hits += 1
+                return self._items[key]
+        value = compute()
+        with self._lock:
+            self.passes += 1
+            self._items[key] = value
+            while len(self._items) > max(0, self.max_entries):
+                self._items.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+@dataclass
+class UnitPlan:
+    """An enabled unit, resolved: its settings, loaded adapter, the adapter's short hash and source images."""
+
+    index: int
+    args: UnitArgs
+    adapter: torch.nn.Module
+    model_hash: str
+    model_name: str = ""
+    images: Sequence[np.ndarray] = ()
+    annotator_params: list[tuple[str, type]] = field(default_factory=list)
+
+    @property
+    def kind(self) -> str:
+        return getattr(self.adapter, "kind", "")
+
+
+def condition_name(model_name: str) -> str | None:
+    """The CoAdapter condition a model file is for, from its name (``coadapter-depth-sd15v1`` → ``depth``)."""
+    words = re.split(r"[^a-z]+", model_name.lower())
+    for name in ("openpose", "keypose", "sketch", "canny", "depth", "style", "color", "seg"):
+        if name in words:
+            return name
+    return None
+
+
+class Job:
+    """Features and injection for one job. ``device``/``dtype`` are the UNet's."""
+
+    def __init__(self, plans: Sequence[UnitPlan], annotate: Annotate, cache: FeatureCache,
+                 device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> None:
+        self.plans = list(plans)
+        self.annotate = annotate
+        self.cache = cache
+        self.device = torch.device(device)
+        self.dtype = dtype
+        self._stack: ExitStack | None = None
+        self.injection = None
+
+    # -- condition maps ------------------------------------------------------------------------------------------
+    def condition_maps(self, plan: UnitPlan, images: Sequence[np.ndarray], width: int, height: int) -> list[np.ndarray]:
+        """Annotated (if a module is set) and resized condition maps, one per source image."""
+        args = plan.args
+        out = []
+        for image in images:
+            if args.module != "none":
+                resolution = None
+                if args.pixel_perfect:
+                    resolution = pixel_perfect_resolution(image.shape[:2], (width, height), args.resize_mode)
+                kwargs = annotator_values(args, plan.annotator_params, resolution, plan.index)
+                try:
+                    image = self.annotate(args.module, image, **kwargs)
+                except UnitArgsError:
+                    raise
+                except ValueError as e:  # the annotator names the parameter; say which unit field feeds it
+                    raise UnitArgsError(f"{e} (set through threshold_a/threshold_b/processor_res/annotator_params)",
+                                        "module", plan.index) from None
+            if isinstance(image, np.ndarray) and image.ndim in (2, 3) and plan.kind != "style":
+                image = resize_to(image, width, height, args.resize_mode)
+            out.append(image)
+        return out
+
+    def _key(self, plan: UnitPlan, images: Sequence[np.ndarray], width: int, height: int) -> tuple:
+        args = plan.args
+        digest = _digest(images)
+        kwargs = ()
+        if args.module != "none":
+            res = None
+            if args.pixel_perfect:
+                res = tuple(pixel_perfect_resolution(im.shape[:2], (width, height), args.resize_mode) for im in images)
+            kwargs = tuple(sorted(annotator_values(args, plan.annotator_params, None, plan.index).items())) + (("pp", res),)
+        size = None if plan.kind == "style" else (width, height, args.resize_mode.value)
+        return (plan.model_hash, digest, args.module, kwargs, size, str(self.device), str(self.dtype))
+
+    # -- features ---------------------------------------------------------------------------------------------------
+    def features(self, plan: UnitPlan, images: Sequence[np.ndarray], width: int, height: int) -> Features:
+        """The adapter output for ``images`` (one shared, or one per job image) at ``width×height``; cached."""
+        if not images:
+            raise UnitArgsError("no condition image: upload one (or, in img2img, give an input image)", "image", plan.index)
+
+        def compute() -> Features:
+            maps = self.condition_maps(plan, images, width, height)
+            if plan.kind == "style":
+                tokens = [torch.as_tensor(np.asarray(m)) if not isinstance(m, torch.Tensor) else m for m in maps]
+                tokens = [t if t.ndim == 3 else t[None] for t in tokens]
+                cond = torch.cat(tokens, dim=0).float()
+                if cond.ndim != 3 or cond.shape[-1] != 1024:
+                    raise UnitArgsError("the style adapter takes CLIP vision tokens: set module to \"clip_vision\"",
+                                        "module", plan.index)
+            else:
+                if not all(isinstance(m, np.ndarray) and m.ndim in (2, 3) for m in maps):
+                    raise UnitArgsError(f"annotator '{plan.args.module}' does not produce an image map; "
+                                        f"choose an annotator that suits a {plan.kind} adapter", "module", plan.index)
+                cond = condition_for(plan.adapter, maps)
+            return compute_features(plan.adapter, cond, device=self.device, dtype=self.dtype, offload=plan.args.low_vram)
+
+        return self.cache.get_or_compute(self._key(plan, images, width, height), compute)
+
+    def units(self, width: int, height: int, images_for: Callable[[UnitPlan], Sequence[np.ndarray]]) -> list[AdapterUnit]:
+        """AdapterUnits for a pass at ``width×height``; ``images_for(plan)`` gives each unit's source images."""
+        fuser = next((p for p in self.plans if p.kind == "fuser"), None)
+        units, fused = [], []
+        for plan in self.plans:
+            if plan.kind == "fuser":
+                continue
+            feats = self.features(plan, images_for(plan), width, height)
+            a = plan.args
+            if fuser is not None:
+                name = condition_name(plan.model_name)
+                if name is None or name not in TASK_INDEX:
+                    raise UnitArgsError(
+                        f"cannot tell which CoAdapter condition '{plan.model_name}' is for; its file name must contain "
+                        f"one of: {', '.join(TASK_INDEX)}", "model", plan.index)
+                fused.append((name, feats, a.weight))
+                continue
+            base = getattr(plan.adapter, "base", None)
+            if isinstance(feats, torch.Tensor):
+                units.append(AdapterUnit(tokens=feats, weight=a.weight, start=a.guidance_start, end=a.guidance_end,
+                                         control_mode=a.control_mode))
+            else:
+                units.append(AdapterUnit(features=feats, weight=a.weight, start=a.guidance_start, end=a.guidance_end,
+                                         control_mode=a.control_mode, base=base))
+        if fuser is not None and fused:
+            fa = fuser.args
+            fuser.adapter.to(self.device)
+            try:
+                unit = fuse(fuser.adapter, fused, start=fa.guidance_start, end=fa.guidance_end, control_mode=fa.control_mode)
+            finally:
+                if fa.low_vram:
+                    fuser.adapter.to("cpu")
+            unit.weight = fa.weight
+            units.append(unit)
+        return units
+
+    # -- injection lifetime ----------------------------------------------------------------------------------------------
+    def install(self, unet: torch.nn.Module, units: Sequence[AdapterUnit], layout: Any) -> None:
+        """Hook ``units`` into ``unet`` (replacing this job's previous hooks, e.g. for the hires pass)."""
+        self.remove()
+        stack = ExitStack()
+        try:
+            self.injection = stack.enter_context(inject(unet, units, layout=layout))
+        except BaseException:
+            stack.close()
+            raise
+        self._stack = stack
+
+    def remove(self) -> None:
+        """Remove the hooks; safe to call any number of times."""
+        stack, self._stack, self.injection = self._stack, None, None
+        if stack is not None:
+            stack.close()
+
+    @property
+    def installed(self) -> bool:
+        return self._stack is not None
+
+
+def _digest(images: Sequence[np.ndarray]) -> str:
+    import hashlib
+
+    h = hashlib.blake2b(digest_size=16)
+    for im in images:
+        arr = np.ascontiguousarray(im)
+        h.update(f"{arr.shape}{arr.dtype}".encode())
+        h.update(arr.data)
+    return h.hexdigest()
