@@ -1,0 +1,643 @@
+"""T2I-Adapter for the AUTOMATIC1111 WebUI v1.10.1 — the WebUI glue (all logic lives in ``t2i_ext``).
+
+Contract (what the WebUI, the stand-in under ``tests/webui`` and API callers can rely on)
+=========================================================================================
+Script: title ``"T2I-Adapter"`` (API key ``"t2i-adapter"``), ``show()`` → ``scripts.AlwaysVisible``, in txt2img
+and img2img. ``ui()`` returns exactly ONE component per unit: a ``gr.State`` holding that unit's dict (default
+``{"enabled": False}``), rebuilt by the visible widgets' change events. The number of units is the setting
+``t2i_adapter_unit_count`` (default 3). So ``alwayson_scripts["t2i-adapter"]["args"]`` is a list of unit dicts,
+and every hook receives ``*units`` = one value per unit (a dict, ``None``, or a ``UnitArgs``); a shorter API list
+leaves the other units at their disabled defaults. Unit fields: see ``t2i_ext/unit_args.py`` (ControlNet names:
+enabled, model, module, image, weight, guidance_start, guidance_end, resize_mode, processor_res, threshold_a,
+threshold_b, control_mode, pixel_perfect, low_vram; plus annotator_params, batch_folder).
+
+Hooks:
+- ``before_process``: removes hooks a previous job may have left (belt and braces; see below).
+- ``process``: parses every unit (``UnitArgs.parse``), applies xyz-grid overrides, writes each enabled unit to
+  ``p.extra_generation_params["T2I-Adapter <i>"]``, resolves and loads models (LRU), checks each adapter against
+  the loaded checkpoint's family, and wraps ``p.sample`` (instance attribute) with a ``try/finally`` guard. Any
+  error is kept and raised by that guard when sampling starts — the WebUI swallows exceptions raised inside script
+  hooks, so this is how a bad unit stops the job (UI: error shown; API: the WebUI's exception handler answers with
+  the error's ``status_code``, 422 for ``UnitArgsError``).
+- ``process_before_every_sampling(x, noise, c, uc)`` (first pass and hires pass): computes (or takes from the
+  feature cache) each unit's features at the size of ``x`` (latent × 8), with "only masked" inpainting cropped by
+  ``p.paste_to``/the WebUI's own crop, and installs ``t2i_ext.inject`` on ``p.sd_model.model.diffusion_model`` with
+  a layout *function* (``CfgRowTracker``) asked before every UNet call. Errors here install a UNet pre-hook that
+  raises them at the first UNet call (stopping sampling the same way).
+- ``post_sample``/``postprocess_batch``/``postprocess``: remove the hooks (idempotent).
+Hook removal is certain: the ``p.sample`` guard's ``finally`` removes them when sampling returns, raises or is
+interrupted; the post hooks and the next job's ``before_process`` remove leftovers; and the ``on_cfg_denoiser``
+callback drops a job whose ``p`` is not the denoiser's.
+
+Callbacks registered once at load: ``on_cfg_denoiser`` (progress for guidance start/end = sampling_step /
+total_sampling_steps of the current pass; cond/uncond texts for the row tracker), ``on_ui_settings`` (section
+"T2I-Adapter"), ``on_infotext_pasted`` (nothing to expand: fields are read by callables), ``on_before_reload`` (remove
+hooks), ``on_app_started`` (routes and the API argument guard: ``scripts/t2i_adapter_api.py``).
+
+Infotext: ``T2I-Adapter <i>: "module: canny, model: name [hash], weight: 0.8, guidance_start: 0, ..."`` (the
+WebUI JSON-quotes the whole value; inner values with ``,``/``:``/``"`` are JSON-quoted). Pasting restores the
+visible widgets of unit i (image excluded).
+
+Models: the extension's ``models/``, ``<models>/T2I-Adapter`` (created), adapter files in ``<models>/ControlNet``
+and the folders of setting ``t2i_adapter_extra_models_dirs`` (";"-separated), listed as ``"stem [sha256[:8]]"``.
+SD1 adapters on SD2 checkpoints: allowed with a warning (shapes fit; they were trained on SD1), refused when the
+setting ``t2i_adapter_allow_sd1_on_sd2`` is off. Style adapters and the CoAdapter fuser need SD1 (768-wide text).
+CoAdapter: a unit whose model is a fuser fuses all other enabled units (condition names from their file names).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+import numpy as np
+import torch
+
+from modules import devices, paths, script_callbacks, scripts, shared
+
+import annotators
+import annotators.weights
+import t2i_ext
+from t2i_ext.cfg_rows import CfgRowTracker
+from t2i_ext.job import FeatureCache, Job, UnitPlan
+from t2i_ext.model_store import SD1, SDXL, UNKNOWN, AdapterCache, ModelInfo, ModelStore
+from t2i_ext.resize import ResizeMode, resize_to
+from t2i_ext.unit_args import CONTROL_MODE_NAMES, UnitArgs, UnitArgsError, threshold_names
+
+LOG = logging.getLogger("t2i_adapter")
+TITLE = "T2I-Adapter"
+EXTENSION_ROOT = Path(scripts.basedir())
+INFOTEXT_KEY = "T2I-Adapter {}"
+JOB_ATTR = "_t2i_adapter_job"
+OVERRIDES_ATTR = "t2i_adapter_overrides"  # set by the xyz-grid axes: {field: value} for the first enabled unit
+
+
+# -- settings -------------------------------------------------------------------------------------------------------
+def opt(name: str, default: Any) -> Any:
+    return getattr(shared.opts, name, default) if hasattr(shared, "opts") else default
+
+
+def model_folders() -> list[tuple[Path, bool]]:
+    models = Path(paths.models_path)
+    own = models / "T2I-Adapter"
+    try:
+        own.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        LOG.warning("T2I-Adapter: cannot create %s (%s)", own, e)
+    folders = [(EXTENSION_ROOT / "models", False), (own, False), (models / "ControlNet", True)]
+    extra = str(opt("t2i_adapter_extra_models_dirs", "") or "")
+    folders += [(Path(p.strip()), False) for p in extra.split(";") if p.strip()]
+    return folders
+
+
+STORE = ModelStore(model_folders())
+
+
+def store() -> ModelStore:
+    STORE.folders = model_folders()  # the setting may have changed
+    return STORE
+
+
+def _adapter_dtype() -> torch.dtype:
+    device = devices.get_device_for("t2i_adapter")
+    return torch.float32 if torch.device(device).type == "cpu" else devices.dtype
+
+
+def _torch_gc() -> None:
+    if hasattr(devices, "torch_gc"):
+        devices.torch_gc()
+
+
+ADAPTERS = AdapterCache(lambda path: t2i_ext.load_adapter(path, dtype=_adapter_dtype()),
+                        size=lambda: int(opt("t2i_adapter_model_cache_size", 2)), on_evict=_torch_gc)
+FEATURES = FeatureCache(max_entries=16)
+
+try:  # annotator weights live beside the WebUI's other models
+    annotators.weights.set_models_dir(Path(paths.models_path) / "annotators")
+except Exception as e:  # never block the WebUI from starting
+    LOG.warning("T2I-Adapter: annotator models folder not set: %s", e)
+
+
+# -- the current sampling job (for the on_cfg_denoiser callback) ---------------------------------------------------------
+class _Active:
+    job: Job | None = None
+    p: Any = None
+
+
+ACTIVE = _Active()
+
+
+def _release(job: Job | None) -> None:
+    if job is not None:
+        job.remove()
+        failing = getattr(job, "fail_handle", None)
+        if failing is not None:
+            failing.remove()
+            job.fail_handle = None
+    if ACTIVE.job is job:
+        ACTIVE.job, ACTIVE.p = None, None
+
+
+def release_all() -> None:
+    _release(ACTIVE.job)
+
+
+def on_cfg_denoiser(params: Any) -> None:
+    job = ACTIVE.job
+    if job is None:
+        return
+    owner = getattr(getattr(params, "denoiser", None), "p", None)
+    if owner is not None and ACTIVE.p is not None and owner is not ACTIVE.p:
+        _release(job)  # a job that ended without our guard: its hooks must not touch this sampling
+        return
+    tracker = getattr(job, "tracker", None)
+    if tracker is not None:
+        tracker.start_denoiser_call(params.text_cond, params.text_uncond, params.x.shape[0])
+    if job.injection is not None:
+        job.injection.progress = params.sampling_step / max(1, params.total_sampling_steps)
+
+
+script_callbacks.on_cfg_denoiser(on_cfg_denoiser, name="t2i_adapter_progress")
+if hasattr(script_callbacks, "on_before_reload"):
+    script_callbacks.on_before_reload(release_all, name="t2i_adapter_release")
+
+
+# -- model family checks --------------------------------------------------------------------------------------------------
+def checkpoint_family(sd_model: Any) -> str:
+    if getattr(sd_model, "is_sd3", False):
+        return "SD3"
+    if getattr(sd_model, "is_sdxl", False):
+        return SDXL
+    if getattr(sd_model, "is_sd2", False):
+        return "SD2"
+    return SD1
+
+
+def check_family(adapter: Any, family: str, name: str, unit: int) -> None:
+    base, kind = getattr(adapter, "base", SD1), getattr(adapter, "kind", "")
+    if family == "SD3":
+        raise UnitArgsError("SD3 checkpoints have no UNet input blocks; T2I-Adapters need an SD1/SD2/SDXL checkpoint",
+                            "model", unit)
+    if kind in ("style", "fuser") and family != SD1:
+        raise UnitArgsError(f"'{name}' is a {kind} adapter for SD1 checkpoints (768-wide text); the loaded checkpoint "
+                            f"is {family}: load an SD1.x checkpoint or disable this unit", "model", unit)
+    want = SDXL if family == SDXL else SD1
+    if base != want:
+        raise UnitArgsError(f"'{name}' is an {base} adapter but the loaded checkpoint is {family}: choose an "
+                            f"{'SDXL' if family == SDXL else 'SD1.x'} adapter (the model list shows only matching ones)",
+                            "model", unit)
+    if family == "SD2":
+        if not opt("t2i_adapter_allow_sd1_on_sd2", True):
+            raise UnitArgsError(f"'{name}' was trained for SD1.x; SD1 adapters on SD2 checkpoints are switched off in "
+                                "Settings → T2I-Adapter", "model", unit)
+        LOG.warning("T2I-Adapter unit %d: %s was trained for SD1.x; on this SD2 checkpoint it may guide weakly", unit, name)
+
+
+def resolve_model(name: str, unit: int) -> ModelInfo:
+    if not name:
+        raise UnitArgsError("no adapter model chosen: pick one in the unit's Model list (GET /t2i-adapter/models)",
+                            "model", unit)
+    info = store().find(name)
+    if info is None:
+        titles = ", ".join(store().models()) or f"none (put adapter files in {paths.models_path}/T2I-Adapter)"
+        raise UnitArgsError(f"no adapter model '{name}'; available: {titles}", "model", unit)
+    return info
+
+
+def known_modules() -> set[str]:
+    return set(annotators.names())
+
+
+def annotator_param_types(module: str) -> list[tuple[str, type]]:
+    if module == "none":
+        return []
+    return [(p.name, p.type) for p in annotators.get(module).params]
+
+
+# -- images ----------------------------------------------------------------------------------------------------------------------
+def to_rgb(image: Any) -> np.ndarray:
+    from t2i_ext.unit_args import decode_image
+
+    return decode_image(image)
+
+
+def img2img_geometry(p: Any, image: np.ndarray, unit_mode: ResizeMode | None, width: int, height: int) -> np.ndarray:
+    """Fit ``image`` to the pass like the WebUI fits its init image: the "only masked" crop first, then resize."""
+    crop = getattr(p, "paste_to", None)
+    init = (getattr(p, "init_images", None) or [None])[0]
+    if crop and init is not None:
+        x1, y1, w, h = crop
+        full = resize_to(image, init.width, init.height, ResizeMode.JUST_RESIZE)
+        return resize_to(np.ascontiguousarray(full[y1 : y1 + h, x1 : x1 + w]), width, height, ResizeMode.JUST_RESIZE)
+    if unit_mode is None:  # the init image itself: the WebUI's own img2img resize mode
+        unit_mode = {0: ResizeMode.JUST_RESIZE, 1: ResizeMode.CROP_AND_RESIZE,
+                     2: ResizeMode.RESIZE_AND_FILL}.get(int(getattr(p, "resize_mode", 0) or 0), ResizeMode.JUST_RESIZE)
+    return resize_to(image, width, height, unit_mode)
+
+
+def batch_folder_image(folder: str, p: Any, unit: int) -> np.ndarray | None:
+    """The condition image in ``folder`` whose file stem equals the processed input image's (img2img batch tab)."""
+    init = (getattr(p, "init_images", None) or [None])[0]
+    name = getattr(init, "filename", None) or getattr(p, "t2i_adapter_batch_filename", None)
+    if not name:
+        raise UnitArgsError("a batch folder is set, but the processed image's file name is unknown: use the img2img "
+                            "batch tab (From directory)", "batch_folder", unit)
+    stem = Path(name).stem
+    folder_path = Path(folder)
+    if not folder_path.is_dir():
+        raise UnitArgsError(f"folder '{folder}' does not exist", "batch_folder", unit)
+    matches = sorted(f for f in folder_path.iterdir() if f.is_file() and f.stem == stem)
+    if not matches:
+        raise UnitArgsError(f"no condition image named '{stem}.*' in '{folder}'", "batch_folder", unit)
+    from PIL import Image
+
+    with Image.open(matches[0]) as im:
+        return to_rgb(im)
+
+
+# -- the job -------------------------------------------------------------------------------------------------------------
+def parse_units(units: tuple, p: Any = None) -> list[UnitArgs]:
+    modules_known = known_modules()
+    parsed = [UnitArgs.parse(u, i, modules_known) for i, u in enumerate(units)]
+    overrides = getattr(p, OVERRIDES_ATTR, None) if p is not None else None
+    if overrides:
+        first = next((i for i, u in enumerate(parsed) if u.enabled), None)
+        if first is not None:
+            merged = {**parsed[first].to_dict(), **overrides}
+            parsed[first] = UnitArgs.parse(merged, first, modules_known)
+    return parsed
+
+
+def build_job(p: Any, units: tuple) -> Job | None:
+    parsed = parse_units(units, p)
+    enabled = [(i, u) for i, u in enumerate(parsed) if u.enabled]
+    if not enabled:
+        return None
+    family = checkpoint_family(p.sd_model)
+    plans = []
+    for i, args in enabled:
+        p.extra_generation_params[INFOTEXT_KEY.format(i)] = args.to_infotext()
+        info = resolve_model(args.model, i)
+        try:
+            adapter = ADAPTERS.get(info.path, tag=str(_adapter_dtype()))
+        except t2i_ext.AdapterLoadError as e:
+            raise UnitArgsError(str(e), "model", i) from None
+        check_family(adapter, family, STORE.title(info), i)
+        plans.append(UnitPlan(index=i, args=args, adapter=adapter, model_hash=STORE.short_hash(info.path),
+                              model_name=info.stem, images=list(args.image),
+                              annotator_params=annotator_param_types(args.module)))
+    kinds = [pl.kind for pl in plans]
+    if kinds.count("fuser") > 1:
+        raise UnitArgsError("more than one CoAdapter fuser unit is enabled; enable one", "model", plans[-1].index)
+    unet = p.sd_model.model.diffusion_model
+    param = next(unet.parameters())
+    job = Job(plans, annotate=annotators.run, cache=FEATURES, device=param.device, dtype=devices.dtype_unet)
+    job.p = p
+    job.error = None
+    job.fail_handle = None
+    job.tracker = None
+    return job
+
+
+def images_for(p: Any, plan: UnitPlan, width: int, height: int) -> list[np.ndarray]:
+    """Source images of ``plan`` for the current batch, already fitted to img2img's geometry where it applies."""
+    args, batch = plan.args, int(p.batch_size)
+    is_img2img = hasattr(p, "init_images")
+    images = list(plan.images)
+    if args.batch_folder and is_img2img:
+        images = [batch_folder_image(args.batch_folder, p, plan.index)]
+    from_init = False
+    if not images and is_img2img and plan.kind != "style":
+        images = [to_rgb(im) for im in (p.init_images or [])]
+        from_init = True
+    if not images and is_img2img and plan.kind == "style":
+        images = [to_rgb(p.init_images[0])] if p.init_images else []
+    if not images:
+        raise UnitArgsError("no condition image: upload one for this unit" +
+                            (" (or give img2img an input image)" if is_img2img else ""), "image", plan.index)
+    n = len(images)
+    if n == batch * int(getattr(p, "n_iter", 1)) and n > batch:
+        start = int(getattr(p, "iteration", 0)) * batch
+        images = images[start : start + batch]
+    elif n not in (1, batch):
+        raise UnitArgsError(f"{n} condition images for a batch of {batch}: send 1 (shared) or {batch} (one per image)",
+                            "image", plan.index)
+    if len(images) > 1 and all(im is images[0] for im in images):
+        images = images[:1]
+    if is_img2img and plan.kind != "style" and (from_init or getattr(p, "paste_to", None)):
+        # "only masked": the condition is cropped with the WebUI's own region (p.paste_to, from
+        # masking.get_crop_region_v2 + expand_crop_region in p.init) before the annotator sees it
+        mode = None if from_init else args.resize_mode
+        images = [img2img_geometry(p, im, mode, width, height) for im in images]
+    return images
+
+
+def install(p: Any, job: Job, x: torch.Tensor, c: Any) -> None:
+    height, width = int(x.shape[-2]) * 8, int(x.shape[-1]) * 8
+    units = job.units(width, height, lambda plan: images_for(p, plan, width, height))
+    batch = len(getattr(c, "batch", None) or [None] * x.shape[0])
+    repeats = [len(b) for b in c.batch] if hasattr(c, "batch") else None
+    job.tracker = CfgRowTracker(batch, repeats)
+    unet = p.sd_model.model.diffusion_model
+    job.install(unet, units, layout=job.tracker.layout)
+    ACTIVE.job, ACTIVE.p = job, p
+
+
+def fail_at_first_unet_call(p: Any, job: Job, error: BaseException) -> None:
+    """The WebUI swallows errors in script hooks; raising from the UNet stops sampling with our message."""
+    def hook(module, args, kwargs):  # noqa: ARG001
+        raise error
+
+    if job.fail_handle is None:
+        job.fail_handle = p.sd_model.model.diffusion_model.register_forward_pre_hook(hook, with_kwargs=True)
+        ACTIVE.job, ACTIVE.p = job, p
+
+
+def guard_sample(p: Any, job: Job) -> None:
+    """Wrap ``p.sample`` (this job's instance only) so errors surface and hooks always come off."""
+    original = p.sample
+
+    def sample(*args: Any, **kwargs: Any) -> Any:
+        try:
+            if job.error is not None:
+                raise job.error
+            return original(*args, **kwargs)
+        finally:
+            _release(job)
+
+    p.sample = sample
+
+
+class Script(scripts.Script):
+    def title(self) -> str:
+        return TITLE
+
+    def show(self, is_img2img: bool) -> Any:
+        return scripts.AlwaysVisible
+
+    def ui(self, is_img2img: bool) -> list:
+        return build_ui(self, is_img2img)
+
+    # -- lifecycle -----------------------------------------------------------------------------------------------------
+    def before_process(self, p: Any, *units: Any) -> None:
+        release_all()
+
+    def process(self, p: Any, *units: Any) -> None:
+        setattr(p, JOB_ATTR, None)
+        try:
+            job = build_job(p, units)
+        except Exception as e:  # kept and raised by the p.sample guard: the script runner would swallow it
+            job = Job([], annotate=annotators.run, cache=FEATURES)
+            job.p, job.error, job.fail_handle, job.tracker = p, e, None, None
+            LOG.error("T2I-Adapter: %s", e)
+        if job is None:
+            return
+        setattr(p, JOB_ATTR, job)
+        guard_sample(p, job)
+
+    def process_before_every_sampling(self, p: Any, *units: Any, **kwargs: Any) -> None:
+        job = getattr(p, JOB_ATTR, None)
+        if job is None or job.error is not None:
+            return
+        try:
+            install(p, job, kwargs["x"], kwargs.get("c"))
+        except Exception as e:
+            job.remove()
+            job.error = e
+            LOG.error("T2I-Adapter: %s", e)
+            fail_at_first_unet_call(p, job, e)
+
+    def post_sample(self, p: Any, ps: Any, *units: Any) -> None:
+        _release(getattr(p, JOB_ATTR, None))
+
+    def postprocess_batch(self, p: Any, *units: Any, **kwargs: Any) -> None:
+        _release(getattr(p, JOB_ATTR, None))
+
+    def postprocess(self, p: Any, processed: Any, *units: Any) -> None:
+        _release(getattr(p, JOB_ATTR, None))
+
+
+# -- UI ----------------------------------------------------------------------------------------------------------------
+def model_choices(refresh: bool = False) -> list[str]:
+    models = store().refresh() if refresh else store().models()
+    sd_model = getattr(shared, "sd_model", None)
+    family = checkpoint_family(sd_model) if sd_model is not None else None
+    out = ["None"]
+    for title, info in models.items():
+        if family is None or info.base == UNKNOWN:
+            out.append(title)
+        elif family == SDXL and info.base == SDXL:
+            out.append(title)
+        elif family in (SD1, "SD2") and info.base == SD1 and (family == SD1 or info.kind not in ("style", "fuser")):
+            out.append(title)
+    return out
+
+
+def describe_model(title: str) -> str:
+    info = store().models().get(title)
+    if info is None:
+        return ""
+    return f"{info.base} · {info.kind} · {info.folder}"
+
+
+def _annotator_layout(module: str) -> tuple[Any, Any, Any, list[str]]:
+    """(resolution param, threshold_a param, threshold_b param, bool param names) of an annotator."""
+    if module == "none" or module not in annotators.names():
+        return None, None, None, []
+    params = annotators.get(module).params
+    by_name = {p.name: p for p in params}
+    a, b = threshold_names([(p.name, p.type) for p in params])
+    bools = [p.name for p in params if p.type is bool]
+    return by_name.get("resolution"), by_name.get(a), by_name.get(b), bools
+
+
+def _slider_update(param: Any, current: Any) -> dict:
+    if param is None:
+        return gr.update(visible=False)
+    value = current if isinstance(current, (int, float)) and param.minimum <= current <= param.maximum else param.default
+    return gr.update(visible=True, minimum=param.minimum, maximum=param.maximum, step=param.step,
+                     label=param.label or param.name, value=value)
+
+
+def configure_annotator(module: str, res: Any, a: Any, b: Any) -> list:
+    pres, pa, pb, bools = _annotator_layout(module)
+    defaults = [n for n in bools if annotators.get(module).defaults[n]]
+    return [_slider_update(pres, res), _slider_update(pa, a), _slider_update(pb, b),
+            gr.update(visible=bool(bools), choices=bools, value=defaults)]
+
+
+def _blank(image: Any) -> bool:
+    return image is None or (isinstance(image, np.ndarray) and image.size and image.min() == image.max())
+
+
+def unit_dict(enabled, upload, canvas, module, res, a, b, options, model, weight, start, end, resize, control,
+              pixel_perfect, low_vram, batch_folder) -> dict:
+    """The unit's state from its widgets (what ``process`` receives in the UI)."""
+    image = upload if not _blank(upload) else (canvas if not _blank(canvas) else None)
+    pres, pa, pb, bools = _annotator_layout(module)
+    return {
+        "enabled": bool(enabled), "model": "" if model in (None, "None") else model, "module": module or "none",
+        "image": image, "weight": weight, "guidance_start": start, "guidance_end": end, "resize_mode": resize,
+        "processor_res": int(res) if pres is not None else -1,
+        "threshold_a": a if pa is not None else -1, "threshold_b": b if pb is not None else -1,
+        "control_mode": control, "pixel_perfect": bool(pixel_perfect), "low_vram": bool(low_vram),
+        "annotator_params": {n: n in (options or []) for n in bools}, "batch_folder": batch_folder or "",
+    }
+
+
+def run_preview(*values: Any) -> Any:
+    args = UnitArgs.parse({**unit_dict(*values), "enabled": True}, None, known_modules())
+    if not args.image:
+        raise gr.Error("Upload or draw a condition image first.")
+    if args.module == "none":
+        return args.image[0]
+    plan = UnitPlan(index=0, args=args, adapter=torch.nn.Identity(), model_hash="", images=list(args.image),
+                    annotator_params=annotator_param_types(args.module))
+    h, w = args.image[0].shape[:2]
+    out = Job([plan], annotators.run, FeatureCache(0)).condition_maps(plan, list(args.image), w, h)[0]
+    if not isinstance(out, np.ndarray) or out.ndim not in (2, 3):
+        raise gr.Error(f"'{args.module}' produces tokens for the style adapter, not a picture.")
+    return out
+
+
+def pasted(i: int, field: str):
+    def get(params: dict) -> Any:
+        text = params.get(INFOTEXT_KEY.format(i))
+        if text is None:
+            return False if field == "enabled" else None
+        try:
+            values = UnitArgs.from_infotext(text, i).to_dict(with_image=False)
+        except UnitArgsError:
+            return None
+        if field == "enabled":
+            return True
+        value = values.get(field)
+        if field == "model":
+            return value or "None"
+        if field in ("processor_res", "threshold_a", "threshold_b") and value == -1:
+            return None
+        return value
+
+    return get
+
+
+def unit_ui(script: Script, i: int, is_img2img: bool, tab: str) -> tuple[Any, list]:
+    eid = f"{tab}_t2i_adapter_unit{i}"
+    state = gr.State(value=UnitArgs(enabled=False).to_dict())
+    with gr.Row():
+        enabled = gr.Checkbox(False, label="Enable", elem_id=f"{eid}_enabled")
+        pixel_perfect = gr.Checkbox(False, label="Pixel Perfect", elem_id=f"{eid}_pixel_perfect")
+        low_vram = gr.Checkbox(False, label="Low VRAM (offload the adapter after its pass)", elem_id=f"{eid}_low_vram")
+    with gr.Tabs():
+        with gr.Tab("Image"):
+            upload = gr.Image(source="upload", type="numpy", label="Condition image (a reference image for style units)"
+                              + (" — empty: the img2img input is used" if is_img2img else ""), elem_id=f"{eid}_image")
+        with gr.Tab("Draw"):
+            canvas = gr.Image(source="canvas", type="numpy", tool="sketch", image_mode="RGB", elem_id=f"{eid}_canvas",
+                              label="Canvas (edge adapters want white lines on black: pick the 'invert' annotator)")
+    with gr.Row():
+        module = gr.Dropdown(["none", *annotators.names()], value="none", label="Annotator", elem_id=f"{eid}_module")
+        preview_button = gr.Button("Preview condition map", elem_id=f"{eid}_preview_button")
+    res = gr.Slider(0, 2048, value=512, step=64, label="Annotator resolution", visible=False, elem_id=f"{eid}_res")
+    thr_a = gr.Slider(0, 255, value=0, label="Threshold A", visible=False, elem_id=f"{eid}_threshold_a")
+    thr_b = gr.Slider(0, 255, value=0, label="Threshold B", visible=False, elem_id=f"{eid}_threshold_b")
+    options = gr.CheckboxGroup([], label="Annotator options", visible=False, elem_id=f"{eid}_options")
+    preview = gr.Image(label="Condition map", interactive=False, type="numpy", elem_id=f"{eid}_preview")
+    with gr.Row():
+        model = gr.Dropdown(model_choices(), value="None", label="Adapter model", elem_id=f"{eid}_model")
+        refresh = gr.Button("\U0001f504", elem_id=f"{eid}_refresh")
+    model_info = gr.Markdown("")
+    weight = gr.Slider(0.0, 2.0, value=1.0, step=0.05, label="Weight", elem_id=f"{eid}_weight")
+    with gr.Row():
+        start = gr.Slider(0.0, 1.0, value=0.0, step=0.01, label="Guidance start", elem_id=f"{eid}_guidance_start")
+        end = gr.Slider(0.0, 1.0, value=1.0, step=0.01, label="Guidance end", elem_id=f"{eid}_guidance_end")
+    resize = gr.Radio(ResizeMode.choices(), value=ResizeMode.CROP_AND_RESIZE.value, label="Resize mode",
+                      elem_id=f"{eid}_resize_mode")
+    control = gr.Radio(list(CONTROL_MODE_NAMES.values()), value="Balanced", label="Control mode",
+                       elem_id=f"{eid}_control_mode")
+    batch_folder = gr.Textbox("", label="Batch folder: condition images matched to the img2img batch by file name",
+                              visible=is_img2img, elem_id=f"{eid}_batch_folder")
+
+    widgets = [enabled, upload, canvas, module, res, thr_a, thr_b, options, model, weight, start, end, resize,
+               control, pixel_perfect, low_vram, batch_folder]
+    for w in widgets:
+        for event in ("change", "edit", "clear"):
+            if hasattr(w, event):
+                getattr(w, event)(unit_dict, inputs=widgets, outputs=[state], queue=False)
+    module.change(configure_annotator, inputs=[module, res, thr_a, thr_b], outputs=[res, thr_a, thr_b, options],
+                  queue=False)
+    preview_button.click(run_preview, inputs=widgets, outputs=[preview])
+    refresh.click(lambda: gr.update(choices=model_choices(refresh=True)), outputs=[model], queue=False)
+    model.change(describe_model, inputs=[model], outputs=[model_info], queue=False)
+
+    named = {"enabled": enabled, "module": module, "model": model, "weight": weight, "guidance_start": start,
+             "guidance_end": end, "resize_mode": resize, "control_mode": control, "pixel_perfect": pixel_perfect,
+             "low_vram": low_vram, "processor_res": res, "threshold_a": thr_a, "threshold_b": thr_b}
+    return state, [(component, pasted(i, field)) for field, component in named.items()]
+
+
+def build_ui(script: Script, is_img2img: bool) -> list:
+    count = max(1, min(10, int(opt("t2i_adapter_unit_count", 3))))
+    tab = "img2img" if is_img2img else "txt2img"
+    states, paste = [], []
+    with gr.Group(elem_id=f"{tab}_t2i_adapter"):
+        with gr.Accordion(TITLE, open=False, elem_id=f"{tab}_t2i_adapter_accordion"):
+            with gr.Tabs():
+                for i in range(count):
+                    with gr.Tab(f"Unit {i}"):
+                        state, fields = unit_ui(script, i, is_img2img, tab)
+                        states.append(state)
+                        paste += fields
+    script.infotext_fields = paste
+    script.paste_field_names = []
+    return states
+
+
+# -- settings and xyz grid -------------------------------------------------------------------------------------------------
+def on_ui_settings() -> None:
+    section = ("t2i_adapter", TITLE)
+    add = shared.opts.add_option
+    add("t2i_adapter_unit_count", shared.OptionInfo(3, "Number of adapter units (also the most the API accepts)",
+                                                    gr.Slider, {"minimum": 1, "maximum": 10, "step": 1},
+                                                    section=section).needs_reload_ui())
+    add("t2i_adapter_model_cache_size", shared.OptionInfo(2, "Adapters kept loaded (LRU)", gr.Slider,
+                                                          {"minimum": 1, "maximum": 10, "step": 1}, section=section))
+    add("t2i_adapter_extra_models_dirs", shared.OptionInfo("", "Extra folders with adapter models (separate with ;)",
+                                                           section=section))
+    add("t2i_adapter_allow_sd1_on_sd2", shared.OptionInfo(True, "Allow SD1 adapters on SD2 checkpoints (with a warning)",
+                                                          section=section))
+
+
+script_callbacks.on_ui_settings(on_ui_settings, name="t2i_adapter_settings")
+
+
+def add_xyz_axes() -> None:
+    """Axes for the built-in X/Y/Z plot; they override the first enabled unit through ``p.t2i_adapter_overrides``."""
+    xyz = next((d.module for d in scripts.scripts_data if d.script_class.__module__ in ("xyz_grid.py", "xyz_grid")), None)
+    if xyz is None or any(getattr(o, "label", "").startswith("[T2I-Adapter]") for o in xyz.axis_options):
+        return
+
+    def setter(field: str, convert=lambda v: v):
+        def apply(p, value, _choices=None):
+            overrides = dict(getattr(p, OVERRIDES_ATTR, None) or {})
+            overrides[field] = convert(value)
+            setattr(p, OVERRIDES_ATTR, overrides)
+
+        return apply
+
+    xyz.axis_options.extend([
+        xyz.AxisOption("[T2I-Adapter] Weight", float, setter("weight")),
+        xyz.AxisOption("[T2I-Adapter] Guidance start", float, setter("guidance_start")),
+        xyz.AxisOption("[T2I-Adapter] Guidance end", float, setter("guidance_end")),
+        xyz.AxisOption("[T2I-Adapter] Model", str, setter("model"), choices=lambda: model_choices()[1:]),
+        xyz.AxisOption("[T2I-Adapter] Annotator", str, setter("module"), choices=lambda: ["none", *annotators.names()]),
+    ])
+
+
+try:
+    add_xyz_axes()
+except Exception as e:  # the grid is optional; never break loading
+    LOG.warning("T2I-Adapter: xyz-grid axes not added: %s", e)
