@@ -61,6 +61,7 @@ from modules import devices, paths, script_callbacks, scripts, shared
 import annotators
 import annotators.weights
 import t2i_ext
+import t2i_ext.unit_args
 from t2i_ext.cfg_rows import CfgRowTracker
 from t2i_ext.job import FeatureCache, Job, UnitPlan
 from t2i_ext.model_store import SD1, SDXL, UNKNOWN, AdapterCache, ModelInfo, ModelStore
@@ -641,3 +642,43 @@ try:
     add_xyz_axes()
 except Exception as e:  # the grid is optional; never break loading
     LOG.warning("T2I-Adapter: xyz-grid axes not added: %s", e)
+
+
+# -- HTTP API ---------------------------------------------------------------------------------------------------------------
+def validate_api_units(units: list) -> None:
+    """What the API argument guard checks before the WebUI runs a request (422 on failure)."""
+    count = max(1, min(10, int(opt("t2i_adapter_unit_count", 3))))
+    if len(units) > count:
+        raise UnitArgsError(f"{len(units)} units sent but {count} are configured (Settings → T2I-Adapter → number of "
+                            "units); send at most that many", "args")
+    modules_known = known_modules()
+    for i, raw in enumerate(units):
+        args = UnitArgs.parse(raw, i, modules_known)
+        if not args.enabled:
+            continue
+        resolve_model(args.model, i)
+        if args.module != "none":
+            annotator = annotators.get(args.module)
+            kwargs = t2i_ext.unit_args.annotator_values(args, annotator_param_types(args.module), None, i)
+            try:
+                annotator.validate(kwargs)
+            except ValueError as e:
+                raise UnitArgsError(f"{e}; set it through threshold_a/threshold_b/processor_res/annotator_params",
+                                    "threshold_a", i) from None
+
+
+def api_models(refresh: bool) -> list[dict]:
+    models = store().refresh() if refresh else store().models()
+    return [{"title": t, "name": m.stem, "hash": STORE.short_hash(m.path), "kind": m.kind, "base": m.base,
+             "path": str(m.path)} for t, m in models.items()]
+
+
+def on_app_started(demo: Any, app: Any) -> None:
+    from t2i_ext import http_api
+
+    http_api.mount(app, http_api.Services(models=api_models, annotators=annotators.list_annotators,
+                                          annotate=annotators.run, validate_units=validate_api_units))
+    http_api.install_guard(app, validate_api_units, title=TITLE)
+
+
+script_callbacks.on_app_started(on_app_started, name="t2i_adapter_api")

@@ -1,0 +1,176 @@
+"""HTTP routes ``/t2i-adapter/*`` with pydantic (1.x, as the WebUI ships) request/response models.
+
+Mounted by the WebUI glue from ``on_app_started``; FastAPI and pydantic are imported inside :func:`mount` so that
+``t2i_ext`` itself stays importable without them. The glue passes a :class:`Services` object (what models exist,
+how to annotate, how to validate units), which keeps these routes testable without the WebUI.
+
+- ``GET /t2i-adapter/version`` → ``{"version": ...}``
+- ``GET /t2i-adapter/models?refresh=false`` → ``{"models": [{"title", "name", "hash", "kind", "base", "path"}]}``
+- ``GET /t2i-adapter/annotators`` → ``{"annotators": [{"name", "output", "params", "threshold_a", "threshold_b", ...}]}``
+- ``POST /t2i-adapter/detect`` ``{"module", "images": [base64, ...], "processor_res", "threshold_a", "threshold_b",
+  "annotator_params"}`` → ``{"images": [base64 PNG, ...]}``
+
+Bad input answers 422 (404 for an unknown model name would be wrong for a body field, so 422 throughout) with a
+``detail`` naming the field; unknown request fields are refused (``extra = forbid``).
+"""
+
+# no "from __future__ import annotations": FastAPI reads the route signatures at runtime
+
+import base64
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import __version__
+from .unit_args import UnitArgs, UnitArgsError, annotator_values, decode_image, threshold_names
+
+
+@dataclass
+class Services:
+    """What the routes need from the host."""
+
+    models: Callable[[bool], list[dict]]  # refresh → [{"title", "name", "hash", "kind", "base", "path"}]
+    annotators: Callable[[], list[Any]]  # registered annotator objects (name, output, params, suits, description)
+    annotate: Callable[..., Any]  # annotate(name, image, **params)
+    validate_units: Callable[[list], None]  # raises UnitArgsError
+
+
+def encode_png(image: np.ndarray) -> str:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(image)).save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def mount(app: Any, services: Services, prefix: str = "/t2i-adapter") -> None:
+    """Add the routes to ``app`` (a FastAPI app)."""
+    from typing import List, Optional, Union
+
+    from fastapi import HTTPException
+    from pydantic import BaseModel, Field
+
+    class Strict(BaseModel):
+        class Config:
+            extra = "forbid"
+
+    class VersionResponse(BaseModel):
+        version: str = Field(..., description="extension version")
+
+    class ModelItem(BaseModel):
+        title: str = Field(..., description='name to send as a unit\'s "model": "<stem> [<sha256[:8]>]"')
+        name: str
+        hash: str
+        kind: str = Field(..., description="full, light, style, fuser, or ? until loaded")
+        base: str = Field(..., description="SD1 or SDXL (? until loaded)")
+        path: str
+
+    class ModelsResponse(BaseModel):
+        models: List[ModelItem]
+
+    class AnnotatorParam(BaseModel):
+        name: str
+        type: str
+        default: Union[bool, int, float]
+        minimum: Union[int, float]
+        maximum: Union[int, float]
+        step: Union[int, float]
+        label: str
+
+    class AnnotatorItem(BaseModel):
+        name: str
+        output: str = Field(..., description="edge, rgb or tokens (style)")
+        params: List[AnnotatorParam]
+        threshold_a: Optional[str] = Field(None, description="parameter that a unit's threshold_a sets")
+        threshold_b: Optional[str] = Field(None, description="parameter that a unit's threshold_b sets")
+        suits: List[str]
+        description: str
+
+    class AnnotatorsResponse(BaseModel):
+        annotators: List[AnnotatorItem]
+
+    class DetectRequest(Strict):
+        module: str = Field(..., description="annotator name (GET /t2i-adapter/annotators)")
+        images: List[str] = Field(..., description="base64 images, with or without a data: prefix")
+        processor_res: int = Field(-1, description="annotator resolution; -1 = its default")
+        threshold_a: float = Field(-1, description="first numeric parameter; -1 = default")
+        threshold_b: float = Field(-1, description="second numeric parameter; -1 = default")
+        annotator_params: dict = Field(default_factory=dict, description="any parameter by name")
+
+    class DetectResponse(BaseModel):
+        images: List[str] = Field(..., description="base64 PNG condition maps, one per input image")
+
+    def version() -> VersionResponse:
+        return VersionResponse(version=__version__)
+
+    def models(refresh: bool = False) -> ModelsResponse:
+        return ModelsResponse(models=[ModelItem(**m) for m in services.models(refresh)])
+
+    def annotator_list() -> AnnotatorsResponse:
+        items = []
+        for a in services.annotators():
+            params = [(p.name, p.type) for p in a.params]
+            ta, tb = threshold_names(params)
+            items.append(AnnotatorItem(
+                name=a.name, output=a.output, suits=list(a.suits), description=a.description, threshold_a=ta,
+                threshold_b=tb, params=[AnnotatorParam(name=p.name, type=p.type.__name__, default=p.default,
+                                                       minimum=p.minimum, maximum=p.maximum, step=p.step,
+                                                       label=p.label) for p in a.params]))
+        return AnnotatorsResponse(annotators=items)
+
+    def detect(request: DetectRequest) -> DetectResponse:
+        known = {a.name: a for a in services.annotators()}
+        try:
+            args = UnitArgs.parse({"module": request.module, "processor_res": request.processor_res,
+                                   "threshold_a": request.threshold_a, "threshold_b": request.threshold_b,
+                                   "annotator_params": request.annotator_params}, None, set(known))
+        except UnitArgsError as e:
+            raise HTTPException(status_code=422, detail=str(e)) from None
+        if args.module == "none":
+            raise HTTPException(status_code=422, detail="field 'module': choose an annotator (GET /t2i-adapter/annotators)")
+        annotator = known[args.module]
+        if annotator.output == "tokens":
+            raise HTTPException(status_code=422, detail=f"field 'module': '{args.module}' produces CLIP tokens for the "
+                                                        "style adapter, not an image map")
+        if not request.images:
+            raise HTTPException(status_code=422, detail="field 'images': send at least one base64 image")
+        try:
+            kwargs = annotator_values(args, [(p.name, p.type) for p in annotator.params])
+        except UnitArgsError as e:
+            raise HTTPException(status_code=422, detail=str(e)) from None
+        out = []
+        for i, text in enumerate(request.images):
+            try:
+                image = decode_image(text)
+            except ValueError as e:
+                raise HTTPException(status_code=422, detail=f"field 'images[{i}]': {e}") from None
+            if image is None:
+                raise HTTPException(status_code=422, detail=f"field 'images[{i}]': empty image")
+            try:
+                result = services.annotate(args.module, image, **kwargs)
+            except ValueError as e:  # the annotator names the parameter and its range
+                raise HTTPException(status_code=422, detail=f"{e} (set through threshold_a/threshold_b/"
+                                                            "processor_res/annotator_params)") from None
+            out.append(encode_png(result))
+        return DetectResponse(images=out)
+
+    app.add_api_route(f"{prefix}/version", version, methods=["GET"], response_model=VersionResponse)
+    app.add_api_route(f"{prefix}/models", models, methods=["GET"], response_model=ModelsResponse)
+    app.add_api_route(f"{prefix}/annotators", annotator_list, methods=["GET"], response_model=AnnotatorsResponse)
+    app.add_api_route(f"{prefix}/detect", detect, methods=["POST"], response_model=DetectResponse)
+
+
+def install_guard(app: Any, validate: Callable[[list], None], title: str = "t2i-adapter") -> bool:
+    """Put :class:`~t2i_ext.api_guard.AlwaysonArgsGuard` in front of ``app`` (once). Returns True when added."""
+    from .api_guard import AlwaysonArgsGuard
+
+    if any(getattr(m, "cls", None) is AlwaysonArgsGuard for m in getattr(app, "user_middleware", [])):
+        return False
+    # Starlette refuses new middleware once its stack is built; the WebUI resets it the same way in
+    # webui.py setup_middleware. The stack is rebuilt on the next request, with the guard outermost.
+    app.middleware_stack = None
+    app.add_middleware(AlwaysonArgsGuard, title=title, validate=validate)
+    return True
