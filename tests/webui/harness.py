@@ -1,0 +1,155 @@
+"""Drives the stand-in WebUI the way the real one is driven (tests only).
+
+``StandinWebUI`` starts like ``webui.py@v1.10.1 webui()``: load scripts (built-in first, then the extension at the
+repository root) -> ``before_ui_callback`` -> ``create_ui`` (``ui_settings_callback``, then per tab
+``initialize_scripts`` + ``setup_ui`` inside ``gr.Blocks``) -> FastAPI app with ``Api`` -> ``app_started_callback``.
+``txt2img``/``img2img`` mirror modules/txt2img.py / modules/img2img.py: build ``p`` from the UI values, assign
+``p.scripts`` and ``p.script_args`` (which runs ``setup``), then ``with closing(p)``: the selectable script's ``run``
+or ``process_images(p)`` between ``state.begin()``/``state.end()`` (modules/call_queue.py). Exceptions propagate
+to the caller (the UI would show them).
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import torch
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+STANDIN_DIR = Path(__file__).resolve().parent / "standin"
+TITLE = "T2I-Adapter"
+
+
+def unet_hook_count(unet: torch.nn.Module) -> int:
+    """Forward hooks, pre-hooks and instance-level forward overrides anywhere in ``unet``."""
+    n = 0
+    for m in unet.modules():
+        n += len(m._forward_hooks) + len(m._forward_pre_hooks)
+        n += len(getattr(m, "_forward_hooks_with_kwargs", {}) or {})
+        n += int("forward" in m.__dict__)
+    return n
+
+
+class StandinWebUI:
+    def __init__(self, families=("sd1", "sd2", "sdxl")):
+        import gradio as gr
+
+        from modules import api as _api_pkg  # noqa: F401
+        from modules import script_callbacks, scripts, shared
+        from standin_models import make_model
+
+        self.shared = shared
+        self.scripts = scripts
+        self.script_callbacks = script_callbacks
+        self.models = {f: make_model(f) for f in families}
+        self.use("sd1" if "sd1" in families else families[0])
+
+        scripts.load_scripts(str(STANDIN_DIR / "builtin_scripts"), [str(REPO_ROOT)])
+        script_callbacks.before_ui_callback()
+        # ui.py create_ui: settings are registered before the tabs are built
+        script_callbacks.ui_settings_callback()
+        self.blocks = {}
+        for is_img2img, runner in ((False, scripts.scripts_txt2img), (True, scripts.scripts_img2img)):
+            with gr.Blocks() as blocks:
+                scripts.scripts_current = runner
+                runner.initialize_scripts(is_img2img)
+                runner.setup_ui()
+            self.blocks["img2img" if is_img2img else "txt2img"] = blocks
+        scripts.scripts_current = None
+        self.app = None
+        self.api = None
+
+    # -- checkpoints ------------------------------------------------------------------------------------------------
+    def use(self, family: str):
+        """Switch the loaded checkpoint (sd_models.reload_model_weights -> model_loaded callbacks)."""
+        self.shared.sd_model = self.models[family]
+        self.shared.opts.sd_model_checkpoint = self.models[family].sd_checkpoint_info.title
+        self.script_callbacks.model_loaded_callback(self.shared.sd_model)
+        return self.shared.sd_model
+
+    @property
+    def unet(self) -> torch.nn.Module:
+        return self.shared.sd_model.model.diffusion_model
+
+    # -- scripts ----------------------------------------------------------------------------------------------------
+    def runner(self, is_img2img: bool):
+        return self.scripts.scripts_img2img if is_img2img else self.scripts.scripts_txt2img
+
+    def script(self, is_img2img: bool = False):
+        return self.runner(is_img2img).title_map[TITLE.lower()]
+
+    def ui_args(self, is_img2img: bool, units: list[Any] | None = None) -> list[Any]:
+        """What the Generate button sends: every input's current value (the components' defaults), with the
+        extension's slice replaced by ``units`` (one value per unit, as its ``gr.State`` components would hold)."""
+        runner = self.runner(is_img2img)
+        values = [0] + [getattr(c, "value", None) for c in runner.inputs[1:]]
+        if units is not None:
+            script = self.script(is_img2img)
+            width = script.args_to - script.args_from
+            assert len(units) <= width, f"the panel has {width} units"
+            values[script.args_from:script.args_from + len(units)] = list(units)
+        return values
+
+    def _run(self, p, args):
+        from modules import processing
+
+        shared = self.shared
+        p.scripts = self.runner(hasattr(p, "init_images"))
+        p.script_args = tuple(args)
+        shared.state.begin(job="standin")
+        try:
+            with closing(p):
+                processed = p.scripts.run(p, *p.script_args)
+                if processed is None:
+                    processed = processing.process_images(p)
+        finally:
+            shared.state.end()
+        return processed
+
+    def txt2img(self, units=None, *, script_args=None, **kwargs):
+        from modules import processing
+
+        params = dict(prompt="a house by a lake", negative_prompt="blurry", seed=1234, steps=6, cfg_scale=7.0,
+                      width=64, height=64, sampler_name="Euler", batch_size=1, n_iter=1)
+        params.update(kwargs)
+        # modules/txt2img.py: denoising_strength only with hires fix
+        params.setdefault("denoising_strength", 0.7 if params.get("enable_hr") else None)
+        p = processing.StableDiffusionProcessingTxt2Img(sd_model=self.shared.sd_model, **params)
+        return self._run(p, script_args if script_args is not None else self.ui_args(False, units))
+
+    def img2img(self, init_images, units=None, *, script_args=None, **kwargs):
+        from modules import processing
+
+        params = dict(prompt="a house by a lake", negative_prompt="blurry", seed=1234, steps=6, cfg_scale=7.0,
+                      width=64, height=64, sampler_name="Euler", batch_size=1, n_iter=1, denoising_strength=0.75)
+        params.update(kwargs)
+        p = processing.StableDiffusionProcessingImg2Img(sd_model=self.shared.sd_model, init_images=init_images,
+                                                        **params)
+        return self._run(p, script_args if script_args is not None else self.ui_args(True, units))
+
+    # -- API --------------------------------------------------------------------------------------------------------
+    def client(self):
+        """webui.py: the FastAPI app with the WebUI's API, then ``app_started`` callbacks (extension routes)."""
+        if self.app is None:
+            from threading import Lock
+
+            from fastapi import FastAPI
+
+            from modules.api.api import Api
+
+            self.app = FastAPI()
+            self.api = Api(self.app, Lock())
+            self.script_callbacks.app_started_callback(None, self.app)
+        from fastapi.testclient import TestClient
+
+        return TestClient(self.app, raise_server_exceptions=False)
+
+
+def data_dir_env(path: Path) -> dict[str, str]:
+    return {"T2I_STANDIN_DATA_DIR": str(path), "T2I_STANDIN_SCRIPT_PATH": str(STANDIN_DIR)}
+
+
+_ = os
