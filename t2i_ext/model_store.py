@@ -276,6 +276,7 @@ class AdapterCache:
         key = (*_stat_key(Path(path)), tag)
         if key in self._items:
             self._items.move_to_end(key)
+            self._evict(max(1, int(self._size())))  # the setting may have shrunk
             return self._items[key]
         model = self._loader(Path(path))
         self.loads += 1

@@ -1,0 +1,111 @@
+"""Per-job features: computed once, reused by a repeat job, recomputed for a new size; the hooks' lifetime."""
+
+import numpy as np
+import pytest
+import torch
+
+from t2i_ext.job import FeatureCache, Job, UnitPlan, condition_name
+from t2i_ext.nets import FullAdapter
+from t2i_ext.unit_args import UnitArgs, UnitArgsError
+
+
+def tiny_adapter() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return FullAdapter(3, [8, 16, 32, 32], 1, 8).eval()
+
+
+def plan(adapter, image, **fields) -> UnitPlan:
+    args = UnitArgs.parse({"model": "x", "image": image, **fields})
+    return UnitPlan(index=0, args=args, adapter=adapter, model_hash="abcd1234", model_name="t2iadapter_canny",
+                    images=list(args.image))
+
+
+def counting(adapter):
+    calls = []
+    adapter.register_forward_hook(lambda *a: calls.append(1))
+    return calls
+
+
+IMAGE = (np.random.default_rng(0).random((40, 56, 3)) * 255).astype(np.uint8)
+
+
+def test_a_repeat_job_runs_no_adapter_pass():
+    adapter, cache = tiny_adapter(), FeatureCache()
+    calls = counting(adapter)
+    first = Job([plan(adapter, IMAGE)], annotate=None, cache=cache).units(64, 64, lambda p: p.images)
+    second = Job([plan(adapter, IMAGE.copy(), weight=0.3)], annotate=None, cache=cache).units(64, 64, lambda p: p.images)
+    assert len(calls) == 1 and cache.passes == 1 and cache.hits == 1
+    assert second[0].maps[0] is first[0].maps[0] and second[0].weight == 0.3  # weight does not invalidate
+
+
+def test_a_new_size_or_image_recomputes():
+    adapter, cache = tiny_adapter(), FeatureCache()
+    job = Job([plan(adapter, IMAGE)], annotate=None, cache=cache)
+    small = job.units(64, 64, lambda p: p.images)
+    large = job.units(128, 96, lambda p: p.images)  # the hires pass
+    assert cache.passes == 2 and small[0].maps[0].shape[-2:] == (8, 8) and large[0].maps[0].shape[-2:] == (12, 16)
+    Job([plan(adapter, 255 - IMAGE)], annotate=None, cache=cache).units(64, 64, lambda p: p.images)
+    assert cache.passes == 3
+
+
+def test_annotator_parameters_are_part_of_the_key():
+    adapter, cache = tiny_adapter(), FeatureCache()
+    seen = []
+
+    def annotate(name, image, **kw):
+        seen.append((name, kw))
+        return image
+
+    for low in (10, 20, 10):
+        p = plan(adapter, IMAGE, module="canny", threshold_a=low)
+        p.annotator_params = [("low_threshold", int), ("high_threshold", int)]
+        Job([p], annotate=annotate, cache=cache).units(64, 64, lambda q: q.images)
+    assert cache.passes == 2 and seen == [("canny", {"low_threshold": 10}), ("canny", {"low_threshold": 20})]
+
+
+def test_one_condition_image_per_batch_image():
+    adapter = tiny_adapter()
+    images = [IMAGE, 255 - IMAGE]
+    units = Job([plan(adapter, images)], annotate=None, cache=FeatureCache()).units(64, 64, lambda p: p.images)
+    assert units[0].batch == 2
+
+
+def test_offload_sends_the_adapter_back_to_the_cpu():
+    adapter = tiny_adapter()
+    Job([plan(adapter, IMAGE, low_vram=True)], annotate=None, cache=FeatureCache()).units(64, 64, lambda p: p.images)
+    assert next(adapter.parameters()).device.type == "cpu"
+
+
+def test_missing_image_names_the_field():
+    adapter = tiny_adapter()
+    with pytest.raises(UnitArgsError, match="field 'image'"):
+        Job([plan(adapter, None)], annotate=None, cache=FeatureCache()).units(64, 64, lambda p: p.images)
+
+
+def test_install_and_remove_leave_the_unet_clean():
+    from t2i_ext.tiny_unet import TINY_SD1, build_ldm_unet
+    from t2i_ext.units import BatchLayout
+
+    unet = build_ldm_unet(TINY_SD1).eval()
+    torch.manual_seed(0)
+    adapter = FullAdapter(3, list(TINY_SD1.channels), 1, 8).eval()
+    x, t, ctx = torch.randn(1, 4, 8, 8), torch.tensor([10.0]), torch.randn(1, 4, TINY_SD1.context_dim)
+    with torch.no_grad():
+        clean = unet(x, t, ctx)
+        job = Job([plan(adapter, IMAGE)], annotate=None, cache=FeatureCache())
+        units = job.units(64, 64, lambda p: p.images)
+        job.install(unet, units, layout=BatchLayout.all_cond(1))
+        job.install(unet, units, layout=BatchLayout.all_cond(1))  # re-install (hires pass) replaces, never stacks
+        assert sum(len(b._forward_hooks) for b in unet.input_blocks) == 4
+        guided = unet(x, t, ctx)
+        job.remove()
+        job.remove()
+        after = unet(x, t, ctx)
+    assert not job.installed and not any(b._forward_hooks for b in unet.input_blocks)
+    assert not torch.equal(guided, clean) and torch.equal(after, clean)
+
+
+def test_coadapter_condition_names_come_from_file_names():
+    assert condition_name("coadapter-depth-sd15v1") == "depth"
+    assert condition_name("t2iadapter_color_sd14v1") == "color"
+    assert condition_name("my_adapter") is None

@@ -1,0 +1,147 @@
+"""The unit args model: defaults, every field's validation message, images, enums, infotext round trip."""
+
+import base64
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from t2i_ext.resize import ResizeMode
+from t2i_ext.unit_args import UnitArgs, UnitArgsError, annotator_values
+from t2i_ext.units import ControlMode
+
+
+def png_b64(array: np.ndarray) -> str:
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def test_omitted_fields_take_defaults_and_enabled_defaults_to_true():
+    args = UnitArgs.parse({})
+    assert args.enabled is True and args.weight == 1.0 and args.module == "none" and args.model == ""
+    assert args.resize_mode is ResizeMode.CROP_AND_RESIZE and args.control_mode is ControlMode.BALANCED
+    assert args.processor_res == -1 and args.threshold_a == -1 and not args.image
+
+
+def test_none_is_a_disabled_unit():
+    assert UnitArgs.parse(None).enabled is False
+
+
+@pytest.mark.parametrize(
+    "field, value, words",
+    [
+        ("enabled", "yes", "true or false"),
+        ("model", 3, "must be a string"),
+        ("module", ["canny"], "must be a string"),
+        ("image", "not base64!", "not valid base64"),
+        ("image", base64.b64encode(b"hello").decode(), "not a readable image"),
+        ("image", 42, "base64-encoded image"),
+        ("weight", "heavy", "must be a number"),
+        ("weight", 2.5, "out of range"),
+        ("weight", float("nan"), "finite"),
+        ("guidance_start", -0.1, "out of range"),
+        ("guidance_end", 1.5, "out of range"),
+        ("resize_mode", "Stretch", "Just Resize"),
+        ("resize_mode", 3, "0/1/2"),
+        ("processor_res", 4096, "out of range"),
+        ("processor_res", 512.5, "whole number"),
+        ("threshold_a", "low", "must be a number"),
+        ("threshold_b", None, "must be a number"),
+        ("control_mode", "Strong", "Balanced"),
+        ("control_mode", True, "boolean"),
+        ("pixel_perfect", 1, "true or false"),
+        ("low_vram", "maybe", "true or false"),
+        ("annotator_params", [1], "object of annotator parameters"),
+        ("batch_folder", 5, "must be a string"),
+    ],
+)
+def test_every_field_names_itself_in_its_error(field, value, words):
+    with pytest.raises(UnitArgsError) as e:
+        UnitArgs.parse({field: value}, unit=1)
+    assert f"unit 1: field '{field}'" in str(e.value) and words in str(e.value)
+    assert e.value.field == field and e.value.status_code == 422
+
+
+def test_unknown_field_is_refused_with_a_suggestion():
+    with pytest.raises(UnitArgsError, match="field 'wieght': unknown field; did you mean 'weight'"):
+        UnitArgs.parse({"wieght": 1})
+
+
+def test_non_dict_unit_is_refused():
+    with pytest.raises(UnitArgsError, match="JSON object"):
+        UnitArgs.parse("canny")
+
+
+def test_start_after_end_is_refused():
+    with pytest.raises(UnitArgsError, match="guidance_start"):
+        UnitArgs.parse({"guidance_start": 0.8, "guidance_end": 0.2})
+
+
+def test_unknown_module_is_refused_when_modules_are_known():
+    with pytest.raises(UnitArgsError, match="did you mean 'canny'"):
+        UnitArgs.parse({"module": "cany"}, known_modules={"canny", "pidinet"})
+    assert UnitArgs.parse({"module": "t2ia_sketch_pidi"}, known_modules={"pidinet"}).module == "pidinet"
+
+
+def test_base64_with_and_without_data_prefix_and_gradio_dicts():
+    rgb = (np.arange(48, dtype=np.uint8).reshape(4, 4, 3) * 5).astype(np.uint8)
+    b64 = png_b64(rgb)
+    for value in (b64, "data:image/png;base64," + b64, {"image": b64, "mask": None}, rgb):
+        (image,) = UnitArgs.parse({"image": value}).image
+        assert image.dtype == np.uint8 and np.array_equal(image, rgb)
+
+
+def test_rgba_and_grey_images_become_rgb():
+    rgba = np.zeros((2, 2, 4), np.uint8)
+    rgba[..., :3] = 200
+    rgba[0, 0, 3] = 255
+    (image,) = UnitArgs.parse({"image": png_b64(rgba)}).image
+    assert image.shape == (2, 2, 3) and image[0, 0, 0] == 200 and image[1, 1, 0] == 0  # transparent → black
+    (grey,) = UnitArgs.parse({"image": png_b64(np.full((3, 3), 7, np.uint8))}).image
+    assert grey.shape == (3, 3, 3)
+
+
+def test_a_list_of_images_is_one_per_batch_image():
+    a, b = np.zeros((2, 2, 3), np.uint8), np.full((2, 2, 3), 255, np.uint8)
+    assert len(UnitArgs.parse({"image": [png_b64(a), png_b64(b)]}).image) == 2
+
+
+@pytest.mark.parametrize("value, mode", [(0, "Just Resize"), (1, "Crop and Resize"), (2, "Resize and Fill"),
+                                         ("just resize", "Just Resize"), ("Envelope (Outer Fit)", "Resize and Fill")])
+def test_resize_mode_names_and_ints(value, mode):
+    assert UnitArgs.parse({"resize_mode": value}).resize_mode.value == mode
+
+
+@pytest.mark.parametrize("value, mode", [(0, ControlMode.BALANCED), (1, ControlMode.PROMPT), (2, ControlMode.ADAPTER),
+                                         ("My prompt is more important", ControlMode.PROMPT),
+                                         ("ControlNet is more important", ControlMode.ADAPTER)])
+def test_control_mode_names_and_ints(value, mode):
+    assert UnitArgs.parse({"control_mode": value}).control_mode is mode
+
+
+def test_infotext_round_trip_with_commas_quotes_and_colons_in_model_names():
+    args = UnitArgs.parse({"model": 'my, "odd": model [abcd1234]', "module": "canny", "weight": 0.75,
+                           "guidance_start": 0.1, "guidance_end": 0.9, "resize_mode": 2, "control_mode": 1,
+                           "processor_res": 512, "threshold_a": 50, "threshold_b": 150, "pixel_perfect": True,
+                           "low_vram": True, "annotator_params": {"soft": True}})
+    text = args.to_infotext()
+    back = UnitArgs.from_infotext(text)
+    assert back.to_dict(with_image=False) == args.to_dict(with_image=False)
+    assert text.startswith('model: "my, \\"odd\\": model [abcd1234]", module: canny, weight: 0.75')
+
+
+def test_infotext_errors_name_the_field():
+    with pytest.raises(UnitArgsError, match="field 'weight'"):
+        UnitArgs.from_infotext("weight: lots")
+
+
+def test_thresholds_map_onto_the_first_two_numeric_params():
+    params = [("resolution", int), ("soft", bool), ("low_threshold", int), ("high_threshold", int)]
+    args = UnitArgs.parse({"module": "canny", "processor_res": 256, "threshold_a": 10, "threshold_b": 20,
+                           "annotator_params": {"soft": True}})
+    assert annotator_values(args, params) == {"resolution": 256, "low_threshold": 10, "high_threshold": 20, "soft": True}
+    assert annotator_values(UnitArgs.parse({"module": "canny"}), params) == {}
+    with pytest.raises(UnitArgsError, match="field 'annotator_params'.*no parameter 'sigma'"):
+        annotator_values(UnitArgs.parse({"annotator_params": {"sigma": 1}}), params)
