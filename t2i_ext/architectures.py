@@ -19,6 +19,8 @@ from .nets import AdapterModel, CoAdapterFuser, FullAdapter, FullAdapterXL, Ligh
 
 # Published attention blocks use 8 heads; the head count is not visible in any tensor shape.
 NUM_HEADS = 8
+# Spatial adapters give one feature map per UNet encoder level.
+LEVELS = 4
 
 
 @dataclass(frozen=True)
@@ -43,12 +45,12 @@ def _build_full(sd: StateDict, config: dict[str, Any]) -> AdapterModel:
         cls, factor = FullAdapter, config.get("downscale_factor", 8)
     if cin % factor**2:
         raise AdapterLoadError(f"conv_in takes {cin} channels, not a multiple of {factor}² — not a known adapter layout.")
+    # 4 levels, one per UNet injection point; the residual blocks split evenly between them
     blocks = _count(sd, r"body\.(\d+)\.block1\.weight")
-    widening = sorted(int(m.group(1)) for k in sd if (m := re.match(r"body\.(\d+)\.in_conv\.weight", k)))
-    per_level = widening[0] if widening else blocks // 4
-    if per_level == 0 or blocks % per_level:
-        raise AdapterLoadError(f"{blocks} residual blocks cannot be split into levels of {per_level}.")
-    channels = [sd[f"body.{level * per_level}.block1.weight"].shape[0] for level in range(blocks // per_level)]
+    if blocks == 0 or blocks % LEVELS:
+        raise AdapterLoadError(f"{blocks} residual blocks cannot be split into {LEVELS} levels — not a known adapter layout.")
+    per_level = blocks // LEVELS
+    channels = [sd[f"body.{level * per_level}.block1.weight"].shape[0] for level in range(LEVELS)]
     return cls(cin // factor**2, channels, per_level, factor)
 
 

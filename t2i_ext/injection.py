@@ -54,8 +54,9 @@ def injection_points(unet: nn.Module, base: str) -> list[nn.Module]:
 
 
 def _is_downsample(block: nn.Module) -> bool:
+    # LDM and SGM wrap each Downsample alone in a TimestepEmbedSequential
     children = list(block.children())
-    return len(children) == 1 and (type(children[0]).__name__ == "Downsample" or getattr(children[0], "down", False) is True)
+    return len(children) == 1 and type(children[0]).__name__ == "Downsample"
 
 
 LayoutSource = Union[BatchLayout, Callable[[torch.Tensor, Any], Optional[BatchLayout]], None]
