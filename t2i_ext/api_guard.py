@@ -13,7 +13,9 @@ import json
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-Validate = Callable[[list], None]  # raises an exception with a message (and optional status_code) on bad units
+#: validate(units, request) raises an exception with a message (and optional status_code, field) on bad units;
+#: ``request`` is the whole decoded body (e.g. to see an ``override_settings`` checkpoint switch).
+Validate = Callable[[list, dict], None]
 GUARDED_PATHS = ("/sdapi/v1/txt2img", "/sdapi/v1/img2img")
 
 
@@ -76,7 +78,7 @@ class AlwaysonArgsGuard:
             msg = f'alwayson_scripts["{self.title}"] must be an object {{"args": [unit, ...]}}'
             return 422, error_body(msg, "args")
         try:
-            self.validate(entry.get("args", []))
+            self.validate(entry.get("args", []), request)
         except Exception as e:  # the validator's message names the unit and field
             status = getattr(e, "status_code", 422)
             return (status if isinstance(status, int) and 400 <= status < 500 else 422), error_body(str(e), getattr(e, "field", ""))

@@ -39,10 +39,10 @@ def _count(sd: StateDict, pattern: str) -> int:
 def _build_full(sd: StateDict, config: dict[str, Any]) -> AdapterModel:
     cin = sd["conv_in.weight"].shape[1]
     adapter_type = config.get("adapter_type")
-    if adapter_type == "full_adapter_xl" or (adapter_type is None and cin in (256, 768)):
-        cls, factor = FullAdapterXL, config.get("downscale_factor", 16)
-    else:
-        cls, factor = FullAdapter, config.get("downscale_factor", 8)
+    # SD1 and SDXL files share key names: the family shows in conv_in's width (1 or 3 channels × 8² vs × 16²)
+    xl = adapter_type == "full_adapter_xl" or (adapter_type is None and cin in (256, 768))
+    cls = FullAdapterXL if xl else FullAdapter
+    factor = config.get("downscale_factor", cls.default_downscale)
     if cin % factor**2:
         raise AdapterLoadError(f"conv_in takes {cin} channels, not a multiple of {factor}² — not a known adapter layout.")
     # 4 levels, one per UNet injection point; the residual blocks split evenly between them

@@ -35,7 +35,7 @@ class Services:
     models: Callable[[bool], list[dict]]  # refresh → [{"title", "name", "hash", "kind", "base", "path"}]
     annotators: Callable[[], list[Any]]  # registered annotator objects (name, output, params, suits, description)
     annotate: Callable[..., Any]  # annotate(name, image, **params)
-    validate_units: Callable[[list], None]  # raises UnitArgsError
+    validate_units: Callable[[list, dict], None]  # (units, request body) → raises UnitArgsError
 
 
 def encode_png(image: np.ndarray) -> str:
@@ -163,7 +163,7 @@ def mount(app: Any, services: Services, prefix: str = "/t2i-adapter") -> None:
     app.add_api_route(f"{prefix}/detect", detect, methods=["POST"], response_model=DetectResponse)
 
 
-def install_guard(app: Any, validate: Callable[[list], None], title: str = "t2i-adapter") -> bool:
+def install_guard(app: Any, validate: Callable[[list, dict], None], title: str = "t2i-adapter") -> bool:
     """Put :class:`~t2i_ext.api_guard.AlwaysonArgsGuard` in front of ``app`` (once). Returns True when added."""
     from .api_guard import AlwaysonArgsGuard
 

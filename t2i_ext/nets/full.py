@@ -24,15 +24,18 @@ class FullAdapter(AdapterModel):
     base = SD1
     #: levels whose first block halves the spatial size
     down_levels: frozenset[int] = frozenset({1, 2, 3})
+    #: PixelUnshuffle factor when none is given
+    default_downscale = 8
 
     def __init__(
         self,
         in_channels: int = 3,
         channels: Sequence[int] = (320, 640, 1280, 1280),
         num_res_blocks: int = 2,
-        downscale_factor: int = 8,
+        downscale_factor: int | None = None,
     ) -> None:
         super().__init__()
+        downscale_factor = downscale_factor or self.default_downscale
         self.in_channels = in_channels
         self.channels = tuple(channels)
         self.num_res_blocks = num_res_blocks
@@ -67,12 +70,4 @@ class FullAdapterXL(FullAdapter):
 
     base = SDXL
     down_levels = frozenset({2})
-
-    def __init__(
-        self,
-        in_channels: int = 3,
-        channels: Sequence[int] = (320, 640, 1280, 1280),
-        num_res_blocks: int = 2,
-        downscale_factor: int = 16,
-    ) -> None:
-        super().__init__(in_channels, channels, num_res_blocks, downscale_factor)
+    default_downscale = 16
