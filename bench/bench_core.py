@@ -3,7 +3,7 @@
     ./dev.sh python -m bench.bench_core [--arch sd15 sdxl] [--pairs N]
 
 For each architecture (the real SD1.5 / SDXL UNet layouts built with the WebUI's LDM code, random weights, fp32),
-at 512×512 (64×64 latent) and batch 2 as under CFG:
+at 512×512 (64×64 latent) and batch 2 as under CFG, timed in process CPU time (robust to other load on the machine):
 - one UNet step with injected features vs without: interleaved pairs, median of each (goal ≤ 1.005×);
 - the time the hooks themselves take per step (the four additions), a noise-free bound on the overhead;
 - the adapter's single pass vs one UNet step;
@@ -30,9 +30,10 @@ SPECS = {"sd15": (SD15, FullAdapter), "sdxl": (SDXL_BASE, FullAdapterXL)}
 
 
 def _ms(fn) -> float:
-    t0 = time.perf_counter()
+    """CPU time of this process (all its threads): other processes on the machine do not inflate it."""
+    t0 = time.process_time()
     fn()
-    return (time.perf_counter() - t0) * 1000
+    return (time.process_time() - t0) * 1000
 
 
 @torch.no_grad()
