@@ -93,12 +93,14 @@ class StandinWebUI:
             values[script.args_from:script.args_from + len(units)] = list(units)
         return values
 
-    def _run(self, p, args):
+    def _run(self, p, args, prepare=None):
         from modules import processing
 
         shared = self.shared
         p.scripts = self.runner(hasattr(p, "init_images"))
         p.script_args = tuple(args)
+        if prepare is not None:  # e.g. an xyz-grid axis applied to p before process_images
+            prepare(p)
         shared.state.begin(job="standin")
         try:
             with closing(p):
@@ -109,7 +111,40 @@ class StandinWebUI:
             shared.state.end()
         return processed
 
-    def txt2img(self, units=None, *, script_args=None, **kwargs):
+    def img2img_batch(self, input_dir, units=None, **kwargs):
+        """modules/img2img.py process_batch ("From directory"): ONE ``p`` for all files; per file
+        ``images.read`` (Image.open + fix_image's exif_transpose) then ``ImageOps.exif_transpose`` again,
+        ``p.init_images = [img] * batch_size``, then ``scripts.run`` or ``process_images(p)``."""
+        from PIL import Image, ImageOps
+
+        from modules import processing
+
+        params = dict(prompt="a house by a lake", negative_prompt="blurry", seed=1234, steps=6, cfg_scale=7.0,
+                      width=64, height=64, sampler_name="Euler", batch_size=1, n_iter=1, denoising_strength=0.75)
+        params.update(kwargs)
+        p = processing.StableDiffusionProcessingImg2Img(sd_model=self.shared.sd_model, init_images=[None], **params)
+        p.scripts = self.runner(True)
+        args = tuple(self.ui_args(True, units))
+        p.script_args = args
+        processing.fix_seed(p)
+        results = []
+        self.shared.state.begin(job="standin-batch")
+        try:
+            with closing(p):
+                files = sorted(os.path.join(input_dir, f) for f in os.listdir(input_dir))
+                for path in files:
+                    img = ImageOps.exif_transpose(Image.open(path))  # images.read -> fix_image
+                    img = ImageOps.exif_transpose(img)
+                    p.init_images = [img] * p.batch_size
+                    result = p.scripts.run(p, *args)
+                    if result is None:
+                        result = processing.process_images(p)
+                    results.append(result)
+        finally:
+            self.shared.state.end()
+        return results
+
+    def txt2img(self, units=None, *, script_args=None, prepare=None, **kwargs):
         from modules import processing
 
         params = dict(prompt="a house by a lake", negative_prompt="blurry", seed=1234, steps=6, cfg_scale=7.0,
@@ -118,7 +153,7 @@ class StandinWebUI:
         # modules/txt2img.py: denoising_strength only with hires fix
         params.setdefault("denoising_strength", 0.7 if params.get("enable_hr") else None)
         p = processing.StableDiffusionProcessingTxt2Img(sd_model=self.shared.sd_model, **params)
-        return self._run(p, script_args if script_args is not None else self.ui_args(False, units))
+        return self._run(p, script_args if script_args is not None else self.ui_args(False, units), prepare)
 
     def img2img(self, init_images, units=None, *, script_args=None, **kwargs):
         from modules import processing

@@ -53,6 +53,7 @@ class UNetRecorder:
             cond, uncond = params.text_cond, params.text_uncond
             self._state.update(step=params.sampling_step, total=params.total_sampling_steps,
                                cond=_text(cond), uncond=_text(uncond))
+            self.p = params.denoiser.p
 
         def hook(module, args, kwargs, output):
             s = self._state
