@@ -48,8 +48,8 @@ CoAdapter: a unit whose model is a fuser fuses all other enabled units (conditio
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import gradio as gr
@@ -62,6 +62,7 @@ import annotators
 import annotators.weights
 import t2i_ext
 import t2i_ext.unit_args
+from t2i_ext.batch_match import InputFolderIndex, find_by_stem
 from t2i_ext.cfg_rows import CfgRowTracker
 from t2i_ext.job import FeatureCache, Job, UnitPlan
 from t2i_ext.model_store import SD1, SDXL, UNKNOWN, AdapterCache, ModelInfo, ModelStore
@@ -239,23 +240,43 @@ def img2img_geometry(p: Any, image: np.ndarray, unit_mode: ResizeMode | None, wi
     return resize_to(image, width, height, unit_mode)
 
 
-def batch_folder_image(folder: str, p: Any, unit: int) -> np.ndarray | None:
+BATCH_INPUT = {"folder": ""}  # the img2img batch tab's input folder, captured from its textbox (UI only)
+INPUT_INDEX = InputFolderIndex()
+
+
+def capture_batch_input_dir(component: Any, **kwargs: Any) -> None:
+    """Remember the batch tab's "Input directory": the WebUI passes scripts the picture, not its file name."""
+    if kwargs.get("elem_id") == "img2img_batch_input_dir":
+        def remember(value: str) -> None:
+            BATCH_INPUT["folder"] = value or ""
+
+        for event in ("change", "blur"):
+            if hasattr(component, event):
+                getattr(component, event)(remember, inputs=[component], outputs=[], queue=False)
+
+
+script_callbacks.on_after_component(capture_batch_input_dir, name="t2i_adapter_batch_input")
+
+
+def batch_folder_image(folder: str, p: Any, unit: int) -> np.ndarray:
     """The condition image in ``folder`` whose file stem equals the processed input image's (img2img batch tab)."""
     init = (getattr(p, "init_images", None) or [None])[0]
-    name = getattr(init, "filename", None) or getattr(p, "t2i_adapter_batch_filename", None)
+    if init is None:
+        raise UnitArgsError("a batch folder is set but img2img has no input image", "batch_folder", unit)
+    name = getattr(init, "filename", None)
+    if not name and BATCH_INPUT["folder"]:
+        found = INPUT_INDEX.find(BATCH_INPUT["folder"], to_rgb(init))
+        name = str(found) if found else None
     if not name:
         raise UnitArgsError("a batch folder is set, but the processed image's file name is unknown: use the img2img "
-                            "batch tab (From directory)", "batch_folder", unit)
+                            "batch tab's 'From directory' input", "batch_folder", unit)
     stem = Path(name).stem
-    folder_path = Path(folder)
-    if not folder_path.is_dir():
-        raise UnitArgsError(f"folder '{folder}' does not exist", "batch_folder", unit)
-    matches = sorted(f for f in folder_path.iterdir() if f.is_file() and f.stem == stem)
-    if not matches:
+    match = find_by_stem(folder, stem)
+    if match is None:
         raise UnitArgsError(f"no condition image named '{stem}.*' in '{folder}'", "batch_folder", unit)
     from PIL import Image
 
-    with Image.open(matches[0]) as im:
+    with Image.open(match) as im:
         return to_rgb(im)
 
 
@@ -645,8 +666,10 @@ except Exception as e:  # the grid is optional; never break loading
 
 
 # -- HTTP API ---------------------------------------------------------------------------------------------------------------
-def validate_api_units(units: list) -> None:
+def validate_api_units(units: list, request: dict | None = None) -> None:
     """What the API argument guard checks before the WebUI runs a request (422 on failure)."""
+    overrides = (request or {}).get("override_settings") or {}
+    switches_checkpoint = isinstance(overrides, dict) and "sd_model_checkpoint" in overrides
     count = max(1, min(10, int(opt("t2i_adapter_unit_count", 3))))
     if len(units) > count:
         raise UnitArgsError(f"{len(units)} units sent but {count} are configured (Settings → T2I-Adapter → number of "
@@ -656,7 +679,10 @@ def validate_api_units(units: list) -> None:
         args = UnitArgs.parse(raw, i, modules_known)
         if not args.enabled:
             continue
-        resolve_model(args.model, i)
+        info = resolve_model(args.model, i)
+        sd_model = getattr(shared, "sd_model", None)
+        if info.base != UNKNOWN and sd_model is not None and not switches_checkpoint:
+            check_family(SimpleNamespace(base=info.base, kind=info.kind), checkpoint_family(sd_model), STORE.title(info), i)
         if args.module != "none":
             annotator = annotators.get(args.module)
             kwargs = t2i_ext.unit_args.annotator_values(args, annotator_param_types(args.module), None, i)

@@ -21,7 +21,7 @@ def png_b64(array):
     return base64.b64encode(buffer.getvalue()).decode()
 
 
-def validate(units):
+def validate(units, request=None):
     for i, unit in enumerate(units):
         args = UnitArgs.parse(unit, i, set(annotators.names()))
         if args.enabled and args.model != "known [12345678]":
