@@ -44,11 +44,15 @@ def _build_full(sd: StateDict, config: dict[str, Any]) -> AdapterModel:
     cls = FullAdapterXL if xl else FullAdapter
     factor = config.get("downscale_factor", cls.default_downscale)
     if cin % factor**2:
-        raise AdapterLoadError(f"conv_in takes {cin} channels, not a multiple of {factor}² — not a known adapter layout.")
+        raise AdapterLoadError(
+            f"conv_in takes {cin} channels, not a multiple of {factor}² — not a known adapter layout."
+        )
     # 4 levels, one per UNet injection point; the residual blocks split evenly between them
     blocks = _count(sd, r"body\.(\d+)\.block1\.weight")
     if blocks == 0 or blocks % LEVELS:
-        raise AdapterLoadError(f"{blocks} residual blocks cannot be split into {LEVELS} levels — not a known adapter layout.")
+        raise AdapterLoadError(
+            f"{blocks} residual blocks cannot be split into {LEVELS} levels — not a known adapter layout."
+        )
     per_level = blocks // LEVELS
     channels = [sd[f"body.{level * per_level}.block1.weight"].shape[0] for level in range(LEVELS)]
     return cls(cin // factor**2, channels, per_level, factor)
@@ -103,13 +107,21 @@ def load_strict(model: torch.nn.Module, sd: StateDict) -> None:
     expected = model.state_dict()
     missing = sorted(set(expected) - set(sd))
     unexpected = sorted(set(sd) - set(expected))
-    wrong = [f"{k} {tuple(sd[k].shape)} (expected {tuple(expected[k].shape)})"
-             for k in sorted(set(sd) & set(expected)) if sd[k].shape != expected[k].shape]
+    wrong = [
+        f"{k} {tuple(sd[k].shape)} (expected {tuple(expected[k].shape)})"
+        for k in sorted(set(sd) & set(expected))
+        if sd[k].shape != expected[k].shape
+    ]
     if missing or unexpected or wrong:
+
         def show(items: list[str]) -> str:
             return ", ".join(items[:8]) + (f" … and {len(items) - 8} more" if len(items) > 8 else "")
-        problems = [f"{name} ({len(items)}): {show(items)}" for name, items in
-                    (("missing keys", missing), ("unexpected keys", unexpected), ("wrong shapes", wrong)) if items]
+
+        problems = [
+            f"{name} ({len(items)}): {show(items)}"
+            for name, items in (("missing keys", missing), ("unexpected keys", unexpected), ("wrong shapes", wrong))
+            if items
+        ]
         raise AdapterLoadError(f"{type(model).__name__} does not match the file — " + "; ".join(problems))
     model.load_state_dict(sd, strict=True, assign=True)
 
@@ -119,8 +131,10 @@ def describe_foreign(sd: StateDict) -> str:
     keys = list(sd)
     if not keys:
         return "the file holds no tensors."
+
     def has(*parts: str) -> bool:
         return any(p in k for k in keys for p in parts)
+
     if has("input_hint_block", "zero_convs", "controlnet_cond_embedding", "control_model."):
         what = "a ControlNet; use it with a ControlNet extension, not as a T2I-Adapter."
     elif has("lora_up", "lora_down", "lora_A", "lora_B", "lora_unet_", "lora_te"):

@@ -73,14 +73,18 @@ def _to_float_hwc(image: ImageLike) -> np.ndarray:
         if arr.ndim == 4 and arr.shape[0] == 1:
             arr = arr[0]
         if arr.ndim != 3:
-            raise ConditionError(f"a condition tensor must be [C, H, W] or [1, C, H, W]; got shape {tuple(image.shape)}.")
+            raise ConditionError(
+                f"a condition tensor must be [C, H, W] or [1, C, H, W]; got shape {tuple(image.shape)}."
+            )
         arr = arr.permute(1, 2, 0).numpy()
     elif isinstance(image, np.ndarray):
         arr = image
     elif hasattr(image, "mode") and hasattr(image, "size"):
         arr = _pil_to_array(image)
     else:
-        raise ConditionError(f"unsupported condition image type {type(image).__name__}: pass a numpy array or PIL image.")
+        raise ConditionError(
+            f"unsupported condition image type {type(image).__name__}: pass a numpy array or PIL image."
+        )
 
     if arr.ndim == 2:
         arr = arr[:, :, None]
@@ -103,7 +107,9 @@ def _scale_to_unit(arr: np.ndarray) -> np.ndarray:
         return arr.astype(np.float32) / 65535.0
     if np.issubdtype(arr.dtype, np.integer):  # e.g. PIL mode "I" holding a 16-bit PNG
         if arr.min() < 0 or arr.max() > 65535:
-            raise ConditionError(f"integer condition image with values {arr.min()}..{arr.max()}; expected 8- or 16-bit.")
+            raise ConditionError(
+                f"integer condition image with values {arr.min()}..{arr.max()}; expected 8- or 16-bit."
+            )
         return arr.astype(np.float32) / (255.0 if arr.max() <= 255 else 65535.0)
     if np.issubdtype(arr.dtype, np.floating):
         arr = arr.astype(np.float32)

@@ -15,7 +15,11 @@ from .errors import AdapterLoadError
 from .keys import original_to_diffusers
 from .nets import AdapterModel, LightAdapter
 
-_DIFFUSERS_TYPES = {("full", "SD1"): "full_adapter", ("full", "SDXL"): "full_adapter_xl", ("light", "SD1"): "light_adapter"}
+_DIFFUSERS_TYPES = {
+    ("full", "SD1"): "full_adapter",
+    ("full", "SDXL"): "full_adapter_xl",
+    ("light", "SD1"): "light_adapter",
+}
 
 
 def save_safetensors(adapter: AdapterModel, path: str | os.PathLike, half: bool = False) -> Path:
@@ -30,7 +34,9 @@ def save_diffusers(adapter: AdapterModel, folder: str | os.PathLike, half: bool 
     """A diffusers ``T2IAdapter`` folder; with ``half`` the weights are the ``fp16`` variant, as on the hub."""
     adapter_type = _DIFFUSERS_TYPES.get((adapter.kind, adapter.base))
     if adapter_type is None:
-        raise AdapterLoadError(f"diffusers has no class for a {adapter.base} {adapter.kind} adapter; convert it to safetensors.")
+        raise AdapterLoadError(
+            f"diffusers has no class for a {adapter.base} {adapter.kind} adapter; convert it to safetensors."
+        )
     channels = list(adapter.channels)
     if isinstance(adapter, LightAdapter):  # diffusers' light adapter lists 3 widths and repeats the last one
         if channels[-1] != channels[-2]:

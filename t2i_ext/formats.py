@@ -51,7 +51,9 @@ def read_weights(source: Source) -> RawWeights:
     if path.is_dir():
         return _read_diffusers_folder(path)
     if not path.is_file():
-        raise AdapterLoadError(f"{path}: no such file or folder. Put adapter files in the models folder and pass their path.")
+        raise AdapterLoadError(
+            f"{path}: no such file or folder. Put adapter files in the models folder and pass their path."
+        )
     sd, fmt = read_file(path)
     return RawWeights(canonical_state_dict(sd), fmt, path)
 
@@ -94,13 +96,15 @@ def _read_pickle(path: Path) -> dict:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         raise AdapterLoadError(
-            f"{path.name}: refused to load: the file holds pickled objects other than tensors, and loading them could "
-            f"run code ({str(e).splitlines()[0]}). Adapter files hold only tensors: get a .safetensors copy of this adapter."
+            f"{path.name}: refused to load: the file holds pickled objects other than tensors, and loading them "
+            f"could run code ({str(e).splitlines()[0]}). Adapter files hold only tensors: get a .safetensors copy of this adapter."
         ) from e
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as e:
         raise AdapterLoadError(f"{path.name}: the file is truncated or corrupt ({e}). Download it again.") from e
     if not isinstance(obj, dict):
-        raise AdapterLoadError(f"{path.name}: holds a {type(obj).__name__}, not a dictionary of tensors; not an adapter file.")
+        raise AdapterLoadError(
+            f"{path.name}: holds a {type(obj).__name__}, not a dictionary of tensors; not an adapter file."
+        )
     return obj
 
 
@@ -125,7 +129,9 @@ def _read_diffusers_folder(path: Path) -> RawWeights:
             sd, fmt = read_file(path / name)
             kind = "safetensors" if name.endswith(".safetensors") else ".bin"
             return RawWeights(canonical_state_dict(sd), f"diffusers folder ({kind})", path / name, config)
-    raise AdapterLoadError(f"{path}: config.json found but no weights; expected one of {', '.join(DIFFUSERS_WEIGHT_NAMES)}.")
+    raise AdapterLoadError(
+        f"{path}: config.json found but no weights; expected one of {', '.join(DIFFUSERS_WEIGHT_NAMES)}."
+    )
 
 
 def canonical_state_dict(obj: dict) -> StateDict:

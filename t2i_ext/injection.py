@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Optional, Union
+from typing import Any, Union
 
 import torch
 from torch import nn
@@ -59,7 +59,7 @@ def _is_downsample(block: nn.Module) -> bool:
     return len(children) == 1 and type(children[0]).__name__ == "Downsample"
 
 
-LayoutSource = Union[BatchLayout, Callable[[torch.Tensor, Any], Optional[BatchLayout]], None]
+LayoutSource = Union[BatchLayout, Callable[[torch.Tensor, Any], BatchLayout | None], None]
 
 
 class Injection:
@@ -72,7 +72,9 @@ class Injection:
     pass ``layout_fn(x, context) -> BatchLayout``: it is asked before every UNet call.
     """
 
-    def __init__(self, units: Sequence[AdapterUnit], layout_fn: Callable[[torch.Tensor, Any], BatchLayout | None] | None = None) -> None:
+    def __init__(
+        self, units: Sequence[AdapterUnit], layout_fn: Callable[[torch.Tensor, Any], BatchLayout | None] | None = None
+    ) -> None:
         self.units = list(units)
         self.progress = 0.0
         self.layout: BatchLayout | None = None
@@ -163,8 +165,8 @@ class Injection:
             tokens = self._on(unit.tokens, context, ("tokens", i))
             if tokens.shape[-1] != context.shape[-1]:
                 raise InjectionError(
-                    f"style tokens are {tokens.shape[-1]} wide but the UNet's text context is {context.shape[-1]} wide: "
-                    "the style adapter works with SD1 checkpoints (768) only."
+                    f"style tokens are {tokens.shape[-1]} wide but the UNet's text context is "
+                    f"{context.shape[-1]} wide: the style adapter works with SD1 checkpoints (768) only."
                 )
             parts.append(self._rows(tokens, unit, rows) * float(unit.weight))
         style = torch.cat([p.expand(rows, -1, -1) for p in parts], dim=1)

@@ -38,8 +38,15 @@ TINY_SDXL = UNetSpec("sdxl", 32, (1, 2, 4), (1, 2), context_dim=32, head_channel
 #: the real architectures (random weights), for benchmarks
 SD15 = UNetSpec("sd15", 320, (1, 2, 4, 4), (0, 1, 2), context_dim=768, head_channels=40, linear_transformer=False)
 SDXL_BASE = UNetSpec(
-    "sdxl", 320, (1, 2, 4), (1, 2), context_dim=2048, head_channels=64, linear_transformer=True,
-    level_depths=(0, 2, 10), middle_depth=10,
+    "sdxl",
+    320,
+    (1, 2, 4),
+    (1, 2),
+    context_dim=2048,
+    head_channels=64,
+    linear_transformer=True,
+    level_depths=(0, 2, 10),
+    middle_depth=10,
 )
 
 
@@ -97,7 +104,9 @@ def _deepen_transformers(unet: nn.Module, spec: UNetSpec) -> None:
         for st in module.modules():
             if type(st).__name__ == "SpatialTransformer" and depth > 1:
                 first = st.transformer_blocks[0]
-                st.transformer_blocks = nn.ModuleList([_TransformerChain([first] + [copy.deepcopy(first) for _ in range(depth - 1)])])
+                st.transformer_blocks = nn.ModuleList(
+                    [_TransformerChain([first] + [copy.deepcopy(first) for _ in range(depth - 1)])]
+                )
 
     resolution_level = {}
     level, blocks = 0, list(unet.input_blocks)

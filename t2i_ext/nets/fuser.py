@@ -31,12 +31,18 @@ class CoAdapterFuser(AdapterModel):
     base = SD1
 
     def __init__(
-        self, unet_channels: Sequence[int] = (320, 640, 1280, 1280), width: int = 768, num_head: int = 8, layers: int = 3
+        self,
+        unet_channels: Sequence[int] = (320, 640, 1280, 1280),
+        width: int = 768,
+        num_head: int = 8,
+        layers: int = 3,
     ) -> None:
         super().__init__()
         self.task_embedding = nn.Parameter(width**0.5 * torch.randn(16, width))
         self.positional_embedding = nn.Parameter(width**0.5 * torch.randn(len(unet_channels), width))
-        self.spatial_feat_mapping = nn.ModuleList(nn.Sequential(nn.SiLU(), nn.Linear(ch, width)) for ch in unet_channels)
+        self.spatial_feat_mapping = nn.ModuleList(
+            nn.Sequential(nn.SiLU(), nn.Linear(ch, width)) for ch in unet_channels
+        )
         self.transformer_layes = TransformerStack(width, num_head, layers)
         self.ln_post = FP32LayerNorm(width)
         self.ln_pre = FP32LayerNorm(width)
@@ -72,7 +78,10 @@ class CoAdapterFuser(AdapterModel):
                 fused_tokens.append(out * (x[:, start : start + length] @ self.seq_proj + 1))
             else:
                 length = len(out)
-                scaled = [f * (proj(x[:, start + l]) + 1)[:, :, None, None] for l, (proj, f) in enumerate(zip(self.spatial_ch_projs, out))]
+                scaled = [
+                    f * (proj(x[:, start + l]) + 1)[:, :, None, None]
+                    for l, (proj, f) in enumerate(zip(self.spatial_ch_projs, out))
+                ]
                 fused_maps = scaled if fused_maps is None else [a + b for a, b in zip(fused_maps, scaled)]
             start += length
         return fused_maps, (torch.cat(fused_tokens, dim=1) if fused_tokens else None)

@@ -60,7 +60,9 @@ def diffusers_unet_config(spec: UNetSpec) -> dict:
         in_channels=4,
         out_channels=4,
         down_block_types=tuple("CrossAttnDownBlock2D" if i in spec.attention_levels else "DownBlock2D" for i in levels),
-        up_block_types=tuple("CrossAttnUpBlock2D" if i in spec.attention_levels else "UpBlock2D" for i in reversed(levels)),
+        up_block_types=tuple(
+            "CrossAttnUpBlock2D" if i in spec.attention_levels else "UpBlock2D" for i in reversed(levels)
+        ),
         block_out_channels=spec.channels,
         layers_per_block=2,
         cross_attention_dim=spec.context_dim,
@@ -75,6 +77,8 @@ def ldm_and_diffusers_unets(spec: UNetSpec, seed: int = 0):
     ldm = build_ldm_unet(spec, seed)
     config = diffusers_unet_config(spec)
     ref = UNet2DConditionModel(**config)
-    converted = convert_ldm_unet_checkpoint({"model.diffusion_model." + k: v for k, v in ldm.state_dict().items()}, config)
+    converted = convert_ldm_unet_checkpoint(
+        {"model.diffusion_model." + k: v for k, v in ldm.state_dict().items()}, config
+    )
     ref.load_state_dict(converted, strict=True)
     return ldm, ref.eval().requires_grad_(False)

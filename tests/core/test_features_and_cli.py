@@ -75,7 +75,9 @@ def test_convert_to_diffusers_loads_in_diffusers_with_the_same_outputs(tmp_path,
     ref = diffusers_adapter(name, TINY_CHANNELS)
     sd = to_original_keys(ref.state_dict(), name == "light", ref.config.num_res_blocks)
     torch.save(sd, tmp_path / "a.pth")
-    argv = ["convert", str(tmp_path / "a.pth"), "--to", "diffusers", "--out", str(tmp_path / "out")] + (["--half"] if half else [])
+    argv = ["convert", str(tmp_path / "a.pth"), "--to", "diffusers", "--out", str(tmp_path / "out")] + (
+        ["--half"] if half else []
+    )
     assert main(argv) == 0
     loaded = T2IAdapter.from_pretrained(tmp_path / "out", variant="fp16" if half else None).float().eval()
     ours = t2i_ext.load_adapter(tmp_path / "a.pth")

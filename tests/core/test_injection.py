@@ -36,11 +36,13 @@ def _ldm(unet, x, t, context, units=(), layout=None, progress=0.0):
 
 @torch.no_grad()
 def _diffusers(ref, x, t, context, residuals=None):
-    # diffusers' pipelines repeat the features to the batch; its mid-block residual is only added on an exact shape match
+    # diffusers' pipelines repeat the features to the batch (its mid-block residual needs an exact shape match)
     rows = x.shape[0]
-    extra = {} if residuals is None else {
-        "down_intrablock_additional_residuals": [r.expand(rows, -1, -1, -1).clone() for r in residuals]
-    }
+    extra = (
+        {}
+        if residuals is None
+        else {"down_intrablock_additional_residuals": [r.expand(rows, -1, -1, -1).clone() for r in residuals]}
+    )
     return ref(x, t, encoder_hidden_states=context, **extra).sample
 
 
@@ -83,7 +85,10 @@ def webui_cat_fix(monkeypatch):
         @staticmethod
         def cat(tensors, *args, **kwargs):
             if len(tensors) == 2 and tensors[0].shape[-2:] != tensors[1].shape[-2:]:
-                tensors = (torch.nn.functional.interpolate(tensors[0], tensors[1].shape[-2:], mode="nearest"), tensors[1])
+                tensors = (
+                    torch.nn.functional.interpolate(tensors[0], tensors[1].shape[-2:], mode="nearest"),
+                    tensors[1],
+                )
             return torch.cat(tensors, *args, **kwargs)
 
     monkeypatch.setattr(openaimodel, "th", TorchWithResizingCat())
@@ -100,7 +105,9 @@ def _middle_output(unet, middle, call):
     return seen[0], final
 
 
-@pytest.mark.parametrize("family, size", [("sd1", (264, 264)), ("sd1", (520, 776)), ("sdxl", (272, 208)), ("sdxl", (528, 784))])
+@pytest.mark.parametrize(
+    "family, size", [("sd1", (264, 264)), ("sd1", (520, 776)), ("sdxl", (272, 208)), ("sdxl", (528, 784))]
+)
 def test_odd_but_legal_sizes_work_end_to_end_and_the_encoder_matches_diffusers(
     sd1_unets, sdxl_unets, webui_cat_fix, family, size
 ):
@@ -195,9 +202,16 @@ def test_per_image_features_without_layout_need_one_row_per_image(sd1_unets):
         _ldm(ldm, x, t, c, [AdapterUnit(features=feats)], BatchLayout.all_cond(2))
 
 
-@pytest.mark.parametrize("start, end, progress, active", [
-    (0.0, 1.0, 0.95, True), (0.0, 0.5, 0.5, False), (0.0, 0.5, 0.4, True), (0.3, 1.0, 0.2, False), (0.3, 0.6, 0.3, True),
-])
+@pytest.mark.parametrize(
+    "start, end, progress, active",
+    [
+        (0.0, 1.0, 0.95, True),
+        (0.0, 0.5, 0.5, False),
+        (0.0, 0.5, 0.4, True),
+        (0.3, 1.0, 0.2, False),
+        (0.3, 0.6, 0.3, True),
+    ],
+)
 def test_step_window_switches_the_unit_on_and_off(sd1_unets, start, end, progress, active):
     ldm, _ = sd1_unets
     x, t, c = _inputs(2, 128, 128)
@@ -240,7 +254,10 @@ def test_sdxl_adapter_on_sd1_unet_fails_before_any_hook_is_installed(sd1_unets):
 
 def test_mixing_sd1_and_sdxl_units_is_rejected(sd1_unets):
     ldm, _ = sd1_unets
-    units = [AdapterUnit(features=_features(FullAdapter, 128, 128)), AdapterUnit(features=_features(FullAdapterXL, 128, 128))]
+    units = [
+        AdapterUnit(features=_features(FullAdapter, 128, 128)),
+        AdapterUnit(features=_features(FullAdapterXL, 128, 128)),
+    ]
     with pytest.raises(InjectionError, match="cannot be mixed"):
         with t2i_ext.inject(ldm, units):
             pass

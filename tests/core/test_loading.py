@@ -64,8 +64,17 @@ def _write(container: str, ref, name: str, folder):
 
 
 CONTAINERS = [
-    "pth", "pth_fp16", "ckpt_state_dict", "pth_adapter_container", "pth_adapter_prefix", "safetensors",
-    "safetensors_fp16", "diffusers_safetensors", "diffusers_bin", "diffusers_fp16_safetensors", "diffusers_fp16_bin",
+    "pth",
+    "pth_fp16",
+    "ckpt_state_dict",
+    "pth_adapter_container",
+    "pth_adapter_prefix",
+    "safetensors",
+    "safetensors_fp16",
+    "diffusers_safetensors",
+    "diffusers_bin",
+    "diffusers_fp16_safetensors",
+    "diffusers_fp16_bin",
     "state_dict",
 ]
 
