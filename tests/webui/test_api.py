@@ -1,0 +1,194 @@
+"""The HTTP API as a user's script calls it: ``/sdapi/v1/txt2img`` / ``img2img`` with
+``alwayson_scripts: {"t2i-adapter": {"args": [unit, ...]}}`` on the stand-in's FastAPI app (modules/api/api.py
+behaviour: defaults from ``ui()``, arg slicing, ``api_middleware`` error answers), and the ``/t2i-adapter/*``
+routes."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from .harness import unet_hook_count
+from .images import pixels, shapes
+
+pytest.importorskip("fastapi", reason="the API tests need fastapi (the WebUI ships fastapi==0.94.0)")
+pytest.importorskip("httpx", reason="fastapi's TestClient needs httpx")
+
+JOB = dict(prompt="a house by a lake", negative_prompt="blurry", seed=1234, steps=6, cfg_scale=7.0, width=64,
+           height=64, sampler_name="Euler")
+
+
+def b64(array: np.ndarray, prefix: bool = False) -> str:
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="PNG")
+    text = base64.b64encode(buf.getvalue()).decode()
+    return f"data:image/png;base64,{text}" if prefix else text
+
+
+def decode(text: str) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(text))).convert("RGB"), dtype=np.int16)
+
+
+@pytest.fixture()
+def client(webui):
+    return webui.client()
+
+
+def post(client, units, route="txt2img", key="t2i-adapter", **job):
+    payload = {**JOB, **job}
+    if units is not None:
+        payload["alwayson_scripts"] = {key: {"args": units}}
+    return client.post(f"/sdapi/v1/{route}", json=payload)
+
+
+def api_unit(webui, **fields):
+    base = {"model": webui.adapters["canny"], "module": "none", "image": b64(shapes())}
+    base.update(fields)
+    return base
+
+
+def test_txt2img_with_a_unit_equals_the_same_job_from_the_panel(webui, client):
+    r = post(client, [api_unit(webui, weight=0.9)])
+    assert r.status_code == 200, r.text
+    ui = webui.txt2img([{"enabled": True, "model": webui.adapters["canny"], "module": "none", "image": shapes(),
+                         "weight": 0.9}])
+    assert np.array_equal(decode(r.json()["images"][0]), pixels(ui))
+    plain = post(client, None)
+    assert not np.array_equal(decode(plain.json()["images"][0]), decode(r.json()["images"][0]))
+    assert "T2I-Adapter 0" in r.json()["info"]
+    assert unet_hook_count(webui.unet) == 0
+
+
+def test_base64_with_and_without_data_prefix_give_the_same_image(webui, client):
+    a = post(client, [api_unit(webui, image=b64(shapes(), prefix=False))])
+    b = post(client, [api_unit(webui, image=b64(shapes(), prefix=True))])
+    assert a.status_code == b.status_code == 200
+    assert np.array_equal(decode(a.json()["images"][0]), decode(b.json()["images"][0]))
+
+
+def test_omitted_fields_take_their_defaults(webui, client):
+    short = post(client, [{"model": webui.adapters["canny"], "image": b64(shapes())}])
+    full = post(client, [{"enabled": True, "model": webui.adapters["canny"], "module": "none",
+                          "image": b64(shapes()), "weight": 1.0, "guidance_start": 0.0, "guidance_end": 1.0,
+                          "resize_mode": "Crop and Resize", "processor_res": -1, "threshold_a": -1,
+                          "threshold_b": -1, "control_mode": "Balanced", "pixel_perfect": False,
+                          "low_vram": False}])
+    assert short.status_code == full.status_code == 200, short.text
+    assert np.array_equal(decode(short.json()["images"][0]), decode(full.json()["images"][0]))
+
+
+def test_script_key_is_matched_case_insensitively_like_the_webui(webui, client):
+    a = post(client, [api_unit(webui)], key="T2I-Adapter")
+    b = post(client, [api_unit(webui)], key="t2i-adapter")
+    assert a.status_code == b.status_code == 200
+    assert np.array_equal(decode(a.json()["images"][0]), decode(b.json()["images"][0]))
+
+
+def test_second_unit_slot_is_used_when_the_first_is_disabled(webui, client):
+    a = post(client, [{"enabled": False}, api_unit(webui)])
+    b = post(client, [api_unit(webui)])
+    assert a.status_code == b.status_code == 200
+    assert np.array_equal(decode(a.json()["images"][0]), decode(b.json()["images"][0]))
+
+
+BAD_UNITS = {
+    "model": {"model": "no_such_adapter"},
+    "module": {"module": "no_such_annotator"},
+    "image": {"image": "this is not base64 !!"},
+    "weight": {"weight": "heavy"},
+    "weight ": {"weight": 5.0},  # out of range (0..2)
+    "guidance_start": {"guidance_start": 1.5},
+    "control_mode": {"control_mode": "whatever"},
+    "wieght": {"wieght": 1.0},  # unknown field
+}
+
+
+@pytest.mark.parametrize("field", list(BAD_UNITS))
+def test_bad_unit_answers_4xx_naming_the_field_and_the_next_request_succeeds(webui, client, field):
+    reference = post(client, [api_unit(webui)])
+    bad = post(client, [api_unit(webui, **BAD_UNITS[field])])
+    assert 400 <= bad.status_code < 500, (bad.status_code, bad.text)
+    assert field.strip() in bad.text
+    good = post(client, [api_unit(webui)])
+    assert good.status_code == 200
+    assert np.array_equal(decode(good.json()["images"][0]), decode(reference.json()["images"][0]))
+    assert unet_hook_count(webui.unet) == 0
+
+
+def test_unit_that_is_not_an_object_answers_4xx(webui, client):
+    r = post(client, ["not a unit"])
+    assert 400 <= r.status_code < 500, r.text
+
+
+def test_wrong_family_adapter_answers_4xx_naming_the_model(webui, client):
+    r = post(client, [api_unit(webui, model=webui.adapters["xl_canny"], image=b64(shapes()))])
+    assert 400 <= r.status_code < 500, (r.status_code, r.text)
+    assert "model" in r.text and "SDXL" in r.text
+    assert post(client, [api_unit(webui)]).status_code == 200
+
+
+def test_img2img_unit_without_image_uses_the_init_image(webui, client):
+    init = shapes(seed=3)
+    r = post(client, [{"model": webui.adapters["canny"], "module": "none"}], route="img2img",
+             init_images=[b64(init)], denoising_strength=0.75)
+    assert r.status_code == 200, r.text
+    ui = webui.img2img([Image.fromarray(init)], [{"enabled": True, "model": webui.adapters["canny"],
+                                                  "module": "none"}])
+    assert np.array_equal(decode(r.json()["images"][0]), pixels(ui))
+
+
+def test_img2img_inpaint_only_masked_through_the_api(webui, client):
+    init = np.full((128, 128, 3), 90, np.uint8)
+    mask = np.zeros((128, 128, 3), np.uint8)
+    mask[32:96, 64:128] = 255
+    r = post(client, [api_unit(webui, image=b64(shapes(128, seed=5)))], route="img2img",
+             init_images=[b64(init, prefix=True)], mask=b64(mask), inpaint_full_res=True, mask_blur=0,
+             inpainting_fill=1, denoising_strength=0.75)
+    assert r.status_code == 200, r.text
+    assert decode(r.json()["images"][0]).shape == (128, 128, 3)
+
+
+def test_script_info_lists_one_argument_per_unit(webui, client):
+    info = client.get("/sdapi/v1/script-info").json()
+    mine = [s for s in info if s["name"] == "t2i-adapter"]
+    assert {s["is_img2img"] for s in mine} == {False, True}
+    assert all(len(s["args"]) == 3 and s["is_alwayson"] for s in mine)
+
+
+def test_routes_version_models_annotators(webui, client):
+    assert client.get("/t2i-adapter/version").status_code == 200
+    assert "version" in client.get("/t2i-adapter/version").json()
+    models = client.get("/t2i-adapter/models", params={"refresh": "true"}).json()["models"]
+    names = {m["name"]: m for m in models}
+    assert set(webui.adapters.values()) <= set(names)
+    assert names[webui.adapters["xl_canny"]]["base"] == "SDXL"
+    assert names[webui.adapters["canny"]]["base"] == "SD1"
+    annotators = {a["name"] for a in client.get("/t2i-adapter/annotators").json()["annotators"]}
+    assert "canny" in annotators
+
+
+def test_detect_returns_one_map_per_image(webui, client):
+    r = client.post("/t2i-adapter/detect", json={"module": "canny", "images": [b64(shapes()), b64(shapes(seed=2), True)],
+                                                  "threshold_a": 50, "threshold_b": 150})
+    assert r.status_code == 200, r.text
+    maps = [decode(x) for x in r.json()["images"]]
+    assert len(maps) == 2 and maps[0].shape[:2] == (64, 64)
+    assert maps[0].max() == 255  # edges found
+
+
+@pytest.mark.parametrize("body,field", [
+    ({"module": "no_such_annotator", "images": []}, "module"),
+    ({"module": "canny", "images": ["%%%"]}, "images"),
+    ({"module": "canny", "images": [], "wieght": 1}, "wieght"),
+])
+def test_detect_errors_answer_4xx_naming_the_field(webui, client, body, field):
+    if body.get("images") == []:
+        body = {**body, "images": [b64(shapes())]}
+    r = client.post("/t2i-adapter/detect", json=body)
+    assert 400 <= r.status_code < 500, r.text
+    assert field in r.text
+    assert client.get("/t2i-adapter/version").status_code == 200
