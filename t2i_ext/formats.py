@@ -97,7 +97,8 @@ def _read_pickle(path: Path) -> dict:
     except pickle.UnpicklingError as e:
         raise AdapterLoadError(
             f"{path.name}: refused to load: the file holds pickled objects other than tensors, and loading them "
-            f"could run code ({str(e).splitlines()[0]}). Adapter files hold only tensors: get a .safetensors copy of this adapter."
+            f"could run code ({str(e).splitlines()[0]}). Adapter files hold only tensors: get a .safetensors copy "
+            "of this adapter."
         ) from e
     except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as e:
         raise AdapterLoadError(f"{path.name}: the file is truncated or corrupt ({e}). Download it again.") from e

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, Union
+from typing import Any
 
 import torch
 from torch import nn
@@ -59,7 +59,7 @@ def _is_downsample(block: nn.Module) -> bool:
     return len(children) == 1 and type(children[0]).__name__ == "Downsample"
 
 
-LayoutSource = Union[BatchLayout, Callable[[torch.Tensor, Any], BatchLayout | None], None]
+LayoutSource = BatchLayout | Callable[[torch.Tensor, Any], BatchLayout | None] | None
 
 
 class Injection:
