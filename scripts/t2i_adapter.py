@@ -2,47 +2,60 @@
 
 Contract (what the WebUI, the stand-in under ``tests/webui`` and API callers can rely on)
 =========================================================================================
-Script: title ``"T2I-Adapter"`` (API key ``"t2i-adapter"``), ``show()`` → ``scripts.AlwaysVisible``, in txt2img
-and img2img. ``ui()`` returns exactly ONE component per unit: a ``gr.State`` holding that unit's dict (default
-``{"enabled": False}``), rebuilt by the visible widgets' change events. The number of units is the setting
-``t2i_adapter_unit_count`` (default 3). So ``alwayson_scripts["t2i-adapter"]["args"]`` is a list of unit dicts,
-and every hook receives ``*units`` = one value per unit (a dict, ``None``, or a ``UnitArgs``); a shorter API list
-leaves the other units at their disabled defaults. Unit fields: see ``t2i_ext/unit_args.py`` (ControlNet names:
-enabled, model, module, image, weight, guidance_start, guidance_end, resize_mode, processor_res, threshold_a,
-threshold_b, control_mode, pixel_perfect, low_vram; plus annotator_params, batch_folder).
+Script: title ``"T2I-Adapter"`` (API key ``"t2i-adapter"``, matched case-insensitively), ``show()`` →
+``scripts.AlwaysVisible``, in txt2img and img2img. ``ui()`` returns exactly ONE component per unit: a
+``gr.State`` holding that unit's dict (default ``UnitArgs(enabled=False).to_dict()``), rebuilt by the visible
+widgets' change events. The number of units is the setting ``t2i_adapter_unit_count`` (default 3). So
+``alwayson_scripts["t2i-adapter"]["args"]`` is a list of unit dicts and every hook receives ``*units`` = one value
+per unit (a dict, ``None`` = disabled, or a ``UnitArgs``); a shorter API list leaves the other units at their
+disabled defaults. Unit fields (``t2i_ext/unit_args.py``; ControlNet names): enabled (default true), model, module,
+image (base64 with/without ``data:``, ``{"image", "mask"}``, numpy/PIL, or a list: one per batch image), weight
+[0, 2], guidance_start, guidance_end, resize_mode (names or 0/1/2), processor_res, threshold_a, threshold_b
+(-1 = annotator default; mapped to the annotator's ``resolution`` and its first two numeric parameters),
+control_mode (names or 0/1/2), pixel_perfect, low_vram; plus annotator_params (any parameter by name) and
+batch_folder (img2img batch tab).
 
 Hooks:
 - ``before_process``: removes hooks a previous job may have left (belt and braces; see below).
-- ``process``: parses every unit (``UnitArgs.parse``), applies xyz-grid overrides, writes each enabled unit to
-  ``p.extra_generation_params["T2I-Adapter <i>"]``, resolves and loads models (LRU), checks each adapter against
-  the loaded checkpoint's family, and wraps ``p.sample`` (instance attribute) with a ``try/finally`` guard. Any
-  error is kept and raised by that guard when sampling starts — the WebUI swallows exceptions raised inside script
-  hooks, so this is how a bad unit stops the job (UI: error shown; API: the WebUI's exception handler answers with
-  the error's ``status_code``, 422 for ``UnitArgsError``).
-- ``process_before_every_sampling(x, noise, c, uc)`` (first pass and hires pass): computes (or takes from the
-  feature cache) each unit's features at the size of ``x`` (latent × 8), with "only masked" inpainting cropped by
-  ``p.paste_to``/the WebUI's own crop, and installs ``t2i_ext.inject`` on ``p.sd_model.model.diffusion_model`` with
-  a layout *function* (``CfgRowTracker``) asked before every UNet call. Errors here install a UNet pre-hook that
-  raises them at the first UNet call (stopping sampling the same way).
+- ``process``: parses every unit (``UnitArgs.parse``), applies xyz-grid overrides (``p.t2i_adapter_overrides``,
+  first enabled unit), resolves and loads models (LRU), checks each adapter against the loaded checkpoint's
+  family, writes each enabled unit to ``p.extra_generation_params["T2I-Adapter <i>"]``, and wraps ``p.sample``
+  (instance attribute) with a ``try/finally`` guard. Any error is kept and raised by that guard when sampling
+  starts — the WebUI swallows exceptions raised inside script hooks, so this is how a bad unit stops the job
+  (UI: the error is shown; API: the WebUI's exception handler answers with the error's ``status_code``, 422 for
+  ``UnitArgsError``). Style units without a module use ``clip_vision``; ``--lowvram``/``--medvram`` force
+  ``low_vram`` (adapter offloaded after its pass).
+- ``process_before_every_sampling(x, noise, c, uc)`` (first pass and hires pass): each unit's features at the
+  size of ``x`` (latent × 8) from the feature cache or one adapter pass (img2img: the unit's image, else the init
+  images with the WebUI's resize mode; "only masked" inpainting: cropped with the WebUI's own region
+  ``p.paste_to``), then ``t2i_ext.inject`` on ``p.sd_model.model.diffusion_model`` with a layout *function*
+  (``CfgRowTracker``, asked before every UNet call; AND prompts from ``c.batch``). Errors here install a UNet
+  pre-hook that raises them at the first UNet call (stopping sampling the same way).
 - ``post_sample``/``postprocess_batch``/``postprocess``: remove the hooks (idempotent).
 Hook removal is certain: the ``p.sample`` guard's ``finally`` removes them when sampling returns, raises or is
-interrupted; the post hooks and the next job's ``before_process`` remove leftovers; and the ``on_cfg_denoiser``
-callback drops a job whose ``p`` is not the denoiser's.
+interrupted; the post hooks and the next job's ``before_process`` remove leftovers; the ``on_cfg_denoiser``
+callback drops a job whose ``p`` is not the denoiser's or whose UNet was swapped (refiner: the adapter guides the
+base part only).
 
-Callbacks registered once at load: ``on_cfg_denoiser`` (progress for guidance start/end = sampling_step /
+Callbacks registered once at load: ``on_cfg_denoiser`` (guidance start/end progress = sampling_step /
 total_sampling_steps of the current pass; cond/uncond texts for the row tracker), ``on_ui_settings`` (section
-"T2I-Adapter"), ``on_infotext_pasted`` (nothing to expand: fields are read by callables), ``on_before_reload`` (remove
-hooks), ``on_app_started`` (routes and the API argument guard: ``scripts/t2i_adapter_api.py``).
+"T2I-Adapter": unit count, model cache size, extra model folders, SD1 adapters on SD2), ``on_after_component``
+(remembers the img2img batch tab's input folder), ``on_before_reload`` (remove hooks), ``on_app_started``
+(``/t2i-adapter/*`` routes of ``t2i_ext/http_api.py`` and the ``AlwaysonArgsGuard`` middleware of
+``t2i_ext/api_guard.py``, which answers 422 naming unit and field for bad ``alwayson_scripts["t2i-adapter"]``
+args of ``/sdapi/v1/txt2img|img2img`` before the WebUI runs them). xyz-grid axes are added at load time.
 
-Infotext: ``T2I-Adapter <i>: "module: canny, model: name [hash], weight: 0.8, guidance_start: 0, ..."`` (the
-WebUI JSON-quotes the whole value; inner values with ``,``/``:``/``"`` are JSON-quoted). Pasting restores the
-visible widgets of unit i (image excluded).
+Infotext: ``T2I-Adapter <i>: "model: stem [hash], module: canny, weight: 0.8, guidance_start: 0, ..."`` (the WebUI
+JSON-quotes the whole value; inner values with ``,``/``:``/``"`` are JSON-quoted). Pasting restores the visible
+widgets of unit i (not the image; units absent from the infotext are disabled).
 
 Models: the extension's ``models/``, ``<models>/T2I-Adapter`` (created), adapter files in ``<models>/ControlNet``
-and the folders of setting ``t2i_adapter_extra_models_dirs`` (";"-separated), listed as ``"stem [sha256[:8]]"``.
-SD1 adapters on SD2 checkpoints: allowed with a warning (shapes fit; they were trained on SD1), refused when the
-setting ``t2i_adapter_allow_sd1_on_sd2`` is off. Style adapters and the CoAdapter fuser need SD1 (768-wide text).
-CoAdapter: a unit whose model is a fuser fuses all other enabled units (condition names from their file names).
+(told from ControlNets by tensor names) and the folders of setting ``t2i_adapter_extra_models_dirs``
+(";"-separated), listed as ``"stem [sha256[:8]]"``. SD1 adapters on SD2 checkpoints: allowed with a warning
+(shapes fit; they were trained on SD1), refused when ``t2i_adapter_allow_sd1_on_sd2`` is off. Style adapters and
+the CoAdapter fuser need SD1 (768-wide text). CoAdapter: a unit whose model is a fuser fuses all other enabled
+units (condition names from their file names: sketch, canny, depth, color, style, seg, keypose, openpose).
+img2img batch tab: a unit's batch folder holds condition images named like the input files.
 """
 
 from __future__ import annotations
@@ -115,7 +128,7 @@ def _torch_gc() -> None:
 
 ADAPTERS = AdapterCache(lambda path: t2i_ext.load_adapter(path, dtype=_adapter_dtype()),
                         size=lambda: int(opt("t2i_adapter_model_cache_size", 2)), on_evict=_torch_gc)
-FEATURES = FeatureCache(max_entries=16)
+FEATURES = FeatureCache(max_entries=8)  # a few MB each, kept on the UNet's device
 
 try:  # annotator weights live beside the WebUI's other models
     annotators.weights.set_models_dir(Path(paths.models_path) / "annotators")
@@ -154,6 +167,11 @@ def on_cfg_denoiser(params: Any) -> None:
     owner = getattr(getattr(params, "denoiser", None), "p", None)
     if owner is not None and ACTIVE.p is not None and owner is not ACTIVE.p:
         _release(job)  # a job that ended without our guard: its hooks must not touch this sampling
+        return
+    unet = getattr(getattr(getattr(shared, "sd_model", None), "model", None), "diffusion_model", None)
+    if getattr(job, "unet", None) is not None and unet is not None and unet is not job.unet:
+        LOG.info("T2I-Adapter: the checkpoint changed during sampling (refiner); the adapter guided the first part")
+        _release(job)
         return
     tracker = getattr(job, "tracker", None)
     if tracker is not None:
@@ -301,13 +319,18 @@ def build_job(p: Any, units: tuple) -> Job | None:
     family = checkpoint_family(p.sd_model)
     plans = []
     for i, args in enabled:
-        p.extra_generation_params[INFOTEXT_KEY.format(i)] = args.to_infotext()
         info = resolve_model(args.model, i)
+        args = args.with_changes(model=STORE.title(info))  # the infotext names the exact file: "stem [hash]"
+        p.extra_generation_params[INFOTEXT_KEY.format(i)] = args.to_infotext()
         try:
             adapter = ADAPTERS.get(info.path, tag=str(_adapter_dtype()))
         except t2i_ext.AdapterLoadError as e:
             raise UnitArgsError(str(e), "model", i) from None
         check_family(adapter, family, STORE.title(info), i)
+        if adapter.kind == "style" and args.module == "none":
+            args = args.with_changes(module="clip_vision")  # a style unit's image is a reference: encode it
+        if getattr(shared.cmd_opts, "lowvram", False) or getattr(shared.cmd_opts, "medvram", False):
+            args = args.with_changes(low_vram=True)  # the WebUI is short of VRAM: never keep adapters there
         plans.append(UnitPlan(index=i, args=args, adapter=adapter, model_hash=STORE.short_hash(info.path),
                               model_name=info.stem, images=list(args.image),
                               annotator_params=annotator_param_types(args.module)))
@@ -317,10 +340,7 @@ def build_job(p: Any, units: tuple) -> Job | None:
     unet = p.sd_model.model.diffusion_model
     param = next(unet.parameters())
     job = Job(plans, annotate=annotators.run, cache=FEATURES, device=param.device, dtype=devices.dtype_unet)
-    job.p = p
-    job.error = None
-    job.fail_handle = None
-    job.tracker = None
+    job.p, job.error, job.fail_handle, job.tracker, job.unet = p, None, None, None, None
     return job
 
 
@@ -365,6 +385,7 @@ def install(p: Any, job: Job, x: torch.Tensor, c: Any) -> None:
     job.tracker = CfgRowTracker(batch, repeats)
     unet = p.sd_model.model.diffusion_model
     job.install(unet, units, layout=job.tracker.layout)
+    job.unet = unet
     ACTIVE.job, ACTIVE.p = job, p
 
 
@@ -413,7 +434,7 @@ class Script(scripts.Script):
             job = build_job(p, units)
         except Exception as e:  # kept and raised by the p.sample guard: the script runner would swallow it
             job = Job([], annotate=annotators.run, cache=FEATURES)
-            job.p, job.error, job.fail_handle, job.tracker = p, e, None, None
+            job.p, job.error, job.fail_handle, job.tracker, job.unet = p, e, None, None, None
             LOG.error("T2I-Adapter: %s", e)
         if job is None:
             return
@@ -538,7 +559,8 @@ def pasted(i: int, field: str):
             return True
         value = values.get(field)
         if field == "model":
-            return value or "None"
+            info = store().find(value) if value else None
+            return STORE.title(info) if info else (value or "None")
         if field in ("processor_res", "threshold_a", "threshold_b") and value == -1:
             return None
         return value

@@ -109,3 +109,42 @@ def test_coadapter_condition_names_come_from_file_names():
     assert condition_name("coadapter-depth-sd15v1") == "depth"
     assert condition_name("t2iadapter_color_sd14v1") == "color"
     assert condition_name("my_adapter") is None
+
+
+def test_style_units_encode_the_reference_and_ignore_the_size():
+    from t2i_ext.nets import StyleAdapter
+
+    torch.manual_seed(0)
+    style = StyleAdapter(width=1024, context_dim=32, num_head=8, layers=1, num_token=4).eval()
+    seen = []
+
+    def annotate(name, image, **kw):
+        seen.append(name)
+        return torch.randn(1, 257, 1024, generator=torch.Generator().manual_seed(int(image.sum()) % 1000))
+
+    cache = FeatureCache()
+    p = plan(style, IMAGE, module="clip_vision")
+    (unit,) = Job([p], annotate=annotate, cache=cache).units(64, 64, lambda q: q.images)
+    assert unit.tokens.shape == (1, 4, 32) and seen == ["clip_vision"]
+    Job([p], annotate=annotate, cache=cache).units(128, 96, lambda q: q.images)  # hires: same tokens
+    assert cache.passes == 1
+    with pytest.raises(UnitArgsError, match="clip_vision"):
+        Job([plan(style, IMAGE)], annotate=annotate, cache=FeatureCache()).units(64, 64, lambda q: q.images)
+
+
+def test_a_fuser_unit_fuses_the_other_units_into_one():
+    from t2i_ext.nets import CoAdapterFuser
+
+    torch.manual_seed(0)
+    fuser = CoAdapterFuser(unet_channels=(8, 16, 32, 32), width=32, num_head=4, layers=1).eval()
+    sketch, depth = plan(tiny_adapter(), IMAGE), plan(tiny_adapter(), 255 - IMAGE, weight=0.5)
+    sketch.model_name, depth.model_name = "coadapter-sketch-sd15v1", "coadapter-depth-sd15v1"
+    depth.index = 1
+    fuse_args = UnitArgs.parse({"model": "coadapter-fuser", "weight": 0.8, "guidance_end": 0.5})
+    fuser_plan = UnitPlan(index=2, args=fuse_args, adapter=fuser, model_hash="f", model_name="coadapter-fuser-sd15v1")
+    units = Job([sketch, depth, fuser_plan], annotate=None, cache=FeatureCache()).units(64, 64, lambda q: q.images)
+    assert len(units) == 1 and len(units[0].maps) == 4 and units[0].weight == 0.8 and units[0].end == 0.5
+    unnamed = plan(tiny_adapter(), IMAGE)
+    unnamed.model_name = "my_adapter"
+    with pytest.raises(UnitArgsError, match="CoAdapter condition"):
+        Job([unnamed, fuser_plan], annotate=None, cache=FeatureCache()).units(64, 64, lambda q: q.images)
