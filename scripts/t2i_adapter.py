@@ -75,7 +75,7 @@ import annotators
 import annotators.weights
 import t2i_ext
 import t2i_ext.unit_args
-from t2i_ext.batch_match import InputFolderIndex, find_by_stem
+from t2i_ext.batch_match import InputFolderIndex, find_by_stem, job_index, stem_from_pattern, walk_images
 from t2i_ext.cfg_rows import CfgRowTracker
 from t2i_ext.job import FeatureCache, Job, UnitPlan
 from t2i_ext.model_store import SD1, SDXL, UNKNOWN, AdapterCache, ModelInfo, ModelStore
@@ -87,6 +87,7 @@ TITLE = "T2I-Adapter"
 EXTENSION_ROOT = Path(scripts.basedir())
 INFOTEXT_KEY = "T2I-Adapter {}"
 JOB_ATTR = "_t2i_adapter_job"
+BATCH_CALLS_ATTR = "_t2i_adapter_batch_jobs"  # jobs run on one p: the img2img batch tab reuses p per file
 OVERRIDES_ATTR = "t2i_adapter_overrides"  # set by the xyz-grid axes: {field: value} for the first enabled unit
 
 
@@ -276,22 +277,47 @@ def capture_batch_input_dir(component: Any, **kwargs: Any) -> None:
 script_callbacks.on_after_component(capture_batch_input_dir, name="t2i_adapter_batch_input")
 
 
+def input_stem(p: Any, unit: int) -> str:
+    """The file stem of the img2img batch input being processed (see ``t2i_ext/batch_match.py`` for the order)."""
+    init = (getattr(p, "init_images", None) or [None])[0]
+    name = getattr(init, "filename", None)
+    if name:
+        return Path(name).stem
+    stem = stem_from_pattern((getattr(p, "override_settings", None) or {}).get("samples_filename_pattern"))
+    if stem:
+        return stem
+    folder = BATCH_INPUT["folder"]
+    if folder:
+        index = job_index(getattr(shared.state, "job", ""))
+        files = walk_images(folder)
+        if index is not None and index < len(files):
+            return files[index].stem
+        found = INPUT_INDEX.find(folder, to_rgb(init)) if init is not None else None
+        if found:
+            return found.stem
+    raise UnitArgsError("a batch folder is set, but the processed image's file name is unknown: use the img2img "
+                        "batch tab's 'From directory' input", "batch_folder", unit)
+
+
 def batch_folder_image(folder: str, p: Any, unit: int) -> np.ndarray:
     """The condition image in ``folder`` whose file stem equals the processed input image's (img2img batch tab)."""
-    init = (getattr(p, "init_images", None) or [None])[0]
-    if init is None:
-        raise UnitArgsError("a batch folder is set but img2img has no input image", "batch_folder", unit)
-    name = getattr(init, "filename", None)
-    if not name and BATCH_INPUT["folder"]:
-        found = INPUT_INDEX.find(BATCH_INPUT["folder"], to_rgb(init))
-        name = str(found) if found else None
-    if not name:
-        raise UnitArgsError("a batch folder is set, but the processed image's file name is unknown: use the img2img "
-                            "batch tab's 'From directory' input", "batch_folder", unit)
-    stem = Path(name).stem
-    match = find_by_stem(folder, stem)
-    if match is None:
-        raise UnitArgsError(f"no condition image named '{stem}.*' in '{folder}'", "batch_folder", unit)
+    if not Path(folder).is_dir():
+        raise UnitArgsError(f"folder '{folder}' does not exist", "batch_folder", unit)
+    try:
+        stem = input_stem(p, unit)
+    except UnitArgsError:
+        # last resort: the k-th job on this p is the k-th input file; take the k-th condition image
+        count = int(getattr(p, BATCH_CALLS_ATTR, 0) or 0)
+        candidates = walk_images(folder)
+        if count < 1 or count > len(candidates):
+            raise
+        match = candidates[count - 1]
+        LOG.warning("T2I-Adapter: input file name unknown; using condition image %d of the batch folder: %s",
+                    count, match.name)
+    else:
+        match = find_by_stem(folder, stem)
+        if match is None:
+            raise UnitArgsError(f"no condition image named '{stem}.*' in '{folder}'", "batch_folder", unit)
     from PIL import Image
 
     with Image.open(match) as im:
@@ -430,6 +456,7 @@ class Script(scripts.Script):
 
     def process(self, p: Any, *units: Any) -> None:
         setattr(p, JOB_ATTR, None)
+        setattr(p, BATCH_CALLS_ATTR, int(getattr(p, BATCH_CALLS_ATTR, 0) or 0) + 1)
         try:
             job = build_job(p, units)
         except Exception as e:  # kept and raised by the p.sample guard: the script runner would swallow it
@@ -705,6 +732,14 @@ def validate_api_units(units: list, request: dict | None = None) -> None:
         sd_model = getattr(shared, "sd_model", None)
         if info.base != UNKNOWN and sd_model is not None and not switches_checkpoint:
             check_family(SimpleNamespace(base=info.base, kind=info.kind), checkpoint_family(sd_model), STORE.title(info), i)
+        request = request or {}
+        if not args.image and info.kind != "fuser" and not args.batch_folder and "init_images" not in request:
+            raise UnitArgsError("no condition image: send the image base64-encoded", "image", i)
+        batch = request.get("batch_size", 1) if isinstance(request.get("batch_size", 1), int) else 1
+        n_iter = request.get("n_iter", 1) if isinstance(request.get("n_iter", 1), int) else 1
+        if len(args.image) not in (0, 1, batch, batch * n_iter):
+            raise UnitArgsError(f"{len(args.image)} images for batch_size {batch}: send 1 (shared) or {batch} "
+                                "(one per image)", "image", i)
         if args.module != "none":
             annotator = annotators.get(args.module)
             kwargs = t2i_ext.unit_args.annotator_values(args, annotator_param_types(args.module), None, i)

@@ -1,14 +1,20 @@
 """img2img batch: which condition image belongs to the input image being processed (matched by file stem).
 
-The WebUI's batch tab reads each input file and hands scripts only the decoded picture (``images.read`` →
-``ImageOps.exif_transpose`` returns a copy, which drops ``Image.filename``). So the input's name is recovered by
-content: the input folder's images are decoded the same way once, hashed, and cached by path + size + mtime;
-the processed picture's hash then gives its file name, and the unit's batch folder is searched for that stem.
+The WebUI's batch tab (``modules/img2img.py process_batch``) reads each input file and hands scripts only the
+decoded picture (``images.read`` → ``ImageOps.exif_transpose`` returns a copy, which drops ``Image.filename``),
+reusing ONE ``p`` for all files, in ``shared.walk_files`` order (folders and names in natural sort order). The
+input's name is therefore recovered from whatever the WebUI leaves, most exact first (see the glue):
+the picture's ``filename``; ``p.override_settings["samples_filename_pattern"]`` (the stem, set when an output
+folder is given); the input folder (captured from the UI) indexed by ``state.job`` ("3 out of 10") or by content;
+and, last, the count of jobs run on the same ``p``, which picks the k-th condition image in the same order —
+right when the condition folder holds one image per input file.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -60,3 +66,34 @@ def find_by_stem(folder: str | Path, stem: str) -> Path | None:
         return None
     matches = sorted(p for p in folder.iterdir() if p.is_file() and p.stem == stem and p.suffix.lower() in IMAGE_SUFFIXES)
     return matches[0] if matches else None
+
+
+def natural_sort_key(text: str) -> list:
+    """The WebUI's ``modules.util.natural_sort_key``: digits compare as numbers, the rest case-insensitively."""
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", text)]
+
+
+def walk_images(folder: str | Path) -> list[Path]:
+    """Image files under ``folder`` in the order the batch tab processes them (``shared.walk_files``)."""
+    if not Path(folder).is_dir():
+        return []
+    out = []
+    for root, _, files in sorted(os.walk(folder, followlinks=True), key=lambda item: natural_sort_key(item[0])):
+        for name in sorted(files, key=natural_sort_key):
+            if name.lower().endswith(IMAGE_SUFFIXES):
+                out.append(Path(root) / name)
+    return out
+
+
+def stem_from_pattern(pattern: str | None) -> str | None:
+    """The input stem from the batch tab's ``samples_filename_pattern`` (``"<stem>"`` or ``"<stem>-[generation_number]"``)."""
+    if not pattern:
+        return None
+    stem = pattern[: -len("-[generation_number]")] if pattern.endswith("-[generation_number]") else pattern
+    return None if "[" in stem else stem
+
+
+def job_index(job: str | None) -> int | None:
+    """0-based file index from the batch tab's ``state.job`` (``"3 out of 10"`` → 2)."""
+    m = re.fullmatch(r"\s*(\d+) out of (\d+)\s*", job or "")
+    return int(m.group(1)) - 1 if m else None
