@@ -11,7 +11,9 @@ to the caller (the UI would show them).
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -183,8 +185,67 @@ class StandinWebUI:
         return TestClient(self.app, raise_server_exceptions=False)
 
 
+SD1_WIDTHS = (32, 64, 128, 128)  # t2i_ext.tiny_unet.TINY_SD1 channels per level (level 3 repeats level 2)
+SDXL_WIDTHS = (32, 64, 128, 128)  # TINY_SDXL: 32, 64, 128 (+ the middle block at 128)
+
+
+def _save(net: torch.nn.Module, path, seed: int) -> None:
+    from safetensors.torch import save_file
+
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen) * (0.3 / max(1, p[0].numel() if p.ndim > 1 else 1) ** 0.5))
+    save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(path))
+
+
+def write_adapters(models_dir) -> dict[str, str]:
+    """Adapter files named like the published ones, with random weights at the tiny widths."""
+    from t2i_ext.nets.full import FullAdapter, FullAdapterXL
+
+    folder = models_dir / "T2I-Adapter"
+    folder.mkdir(parents=True, exist_ok=True)
+    files = {
+        "canny": (FullAdapter(1, SD1_WIDTHS), "t2iadapter_canny_sd14v1.safetensors", 1),
+        "sketch_rgb": (FullAdapter(3, SD1_WIDTHS), "t2iadapter_sketch_sd15v2.safetensors", 2),
+        "xl_canny": (FullAdapterXL(3, SDXL_WIDTHS), "t2i-adapter_xl_canny.safetensors", 3),
+    }
+    out = {}
+    for key, (net, name, seed) in files.items():
+        _save(net, folder / name, seed)
+        out[key] = name.rsplit(".", 1)[0]
+    return out
+
+
 def data_dir_env(path: Path) -> dict[str, str]:
     return {"T2I_STANDIN_DATA_DIR": str(path), "T2I_STANDIN_SCRIPT_PATH": str(STANDIN_DIR)}
 
 
-_ = os
+@contextlib.contextmanager
+def standin_session(data_dir: Path, families=("sd1", "sd2", "sdxl")):
+    """The stand-in ``modules`` on ``sys.path`` (data in ``data_dir``) for the duration of the block; afterwards
+    every module it brought (``modules.*``, the stand-in models, the scripts loaded by file) leaves
+    ``sys.modules`` and ``sys.path``/the environment are restored."""
+    saved_env = {k: os.environ.get(k) for k in data_dir_env(data_dir)}
+    os.environ.update(data_dir_env(data_dir))
+    saved_path = list(sys.path)
+    sys.path.insert(0, str(STANDIN_DIR))
+    before = set(sys.modules)
+    try:
+        adapters = write_adapters(Path(data_dir) / "models")
+        ui = StandinWebUI(families)
+        ui.adapters = adapters
+        ui.data_dir = Path(data_dir)
+        yield ui
+    finally:
+        for name in set(sys.modules) - before:
+            if name == "modules" or name.startswith("modules.") or name == "standin_models" or name.endswith(".py"):
+                del sys.modules[name]
+        sys.path[:] = saved_path
+        for k, v in saved_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+

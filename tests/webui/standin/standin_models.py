@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from t2i_ext.tiny_unet import TINY_SD1, TINY_SDXL, build_ldm_unet, randomize_
+from t2i_ext.tiny_unet import SD15, TINY_SD1, TINY_SDXL, build_ldm_unet, randomize_
 
 CHUNK_TOKENS = 75
 CHUNK_ROWS = 77
@@ -215,6 +215,8 @@ class DiffusionEngineStandin(_Base):
 def make_model(family: str, seed: int = 0) -> nn.Module:
     if family == "sd1":
         return LatentDiffusionStandin("tiny-sd15", TINY_SD1, seed, SD1_CONTEXT, openclip=False).eval()
+    if family == "sd15":  # the real SD1.5 UNet architecture (random weights): benchmarks only
+        return LatentDiffusionStandin("random-sd15", SD15, seed, SD15.context_dim, openclip=False).eval()
     if family == "sd2":
         return LatentDiffusionStandin("tiny-sd21", SD2_SPEC, seed, SD2_SPEC.context_dim, openclip=True).eval()
     if family == "sdxl":

@@ -1,0 +1,122 @@
+"""What one T2I-Adapter unit costs a whole WebUI job, measured in the stand-in WebUI (not a test).
+
+    ./dev.sh python -m bench.bench_webui_job [--rounds N] [--steps N] [--size PX] [--no-sd15]
+
+Runs the extension's script through ``tests/webui``'s stand-in of WebUI v1.10.1 (script hooks, CFG denoiser,
+k-diffusion Euler, VAE stand-in) exactly as the tests do, and times three kinds of txt2img job, interleaved round by
+round so drift and other load hit them alike, in process CPU time (other processes do not inflate it):
+
+- plain: no unit;
+- first: one enabled unit (annotator "none", 1-channel full adapter) with the feature cache emptied before the job,
+  so the job includes the adapter's single pass;
+- repeat: the same unit again (same image, adapter and size): the features come from the cache, no adapter pass.
+
+Rows: the tiny SD1 UNet (``t2i_ext.tiny_unet.TINY_SD1``) and the real SD1.5 UNet architecture (``SD15``, random
+weights, with a full-width adapter). Ratios are medians over medians; the goal for ``repeat`` is ≤ 1.005×.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+def _cpu_ms(fn) -> float:
+    t0 = time.process_time()
+    fn()
+    return (time.process_time() - t0) * 1000
+
+
+def _condition(size: int) -> np.ndarray:
+    img = np.zeros((size, size, 3), np.uint8)
+    img[size // 4: 3 * size // 4, size // 4: 3 * size // 4] = 255
+    img[size // 4 + 4: 3 * size // 4 - 4, size // 4 + 4: 3 * size // 4 - 4] = 0
+    return img
+
+
+def _script_module(ui):
+    return next(d.module for d in ui.scripts.scripts_data if d.path.endswith("t2i_adapter.py"))
+
+
+def measure(ui, model: str, size: int, steps: int, rounds: int) -> dict:
+    module = _script_module(ui)
+    unit = {"enabled": True, "model": model, "module": "none", "image": _condition(size)}
+    job = dict(width=size, height=size, steps=steps, seed=1)
+
+    def plain():
+        ui.txt2img(**job)
+
+    def first():
+        module.FEATURES.clear()
+        ui.txt2img([unit], **job)
+
+    def repeat():
+        ui.txt2img([unit], **job)
+
+    for fn in (plain, first, repeat):  # warm-up: allocator, kernels, model and adapter load
+        fn()
+    times = {"plain": [], "first": [], "repeat": []}
+    passes_before = module.FEATURES.passes
+    repeat_passes = 0
+    for _ in range(rounds):
+        times["plain"].append(_cpu_ms(plain))
+        times["first"].append(_cpu_ms(first))
+        before = module.FEATURES.passes
+        times["repeat"].append(_cpu_ms(repeat))
+        repeat_passes += module.FEATURES.passes - before
+    med = {k: statistics.median(v) for k, v in times.items()}
+    return {"median": med, "repeat_passes": repeat_passes, "first_passes": module.FEATURES.passes - passes_before
+            - repeat_passes, "rounds": rounds}
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--size", type=int, default=128)
+    parser.add_argument("--sd15-size", type=int, default=128)
+    parser.add_argument("--sd15-rounds", type=int, default=3)
+    parser.add_argument("--no-sd15", action="store_true")
+    args = parser.parse_args(argv)
+
+    from tests.webui.harness import _save, standin_session
+
+    torch.set_num_threads(2)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp, standin_session(Path(tmp), families=("sd1",)) as ui:
+        res = measure(ui, ui.adapters["canny"], args.size, args.steps, args.rounds)
+        rows.append(("tiny SD1 UNet (TINY_SD1)", args.size, args.steps, res))
+        if not args.no_sd15:
+            from standin_models import make_model
+
+            from t2i_ext.nets.full import FullAdapter
+
+            _save(FullAdapter(1), Path(tmp) / "models/T2I-Adapter/t2iadapter_canny_sd15_full.safetensors", 5)
+            ui.models["sd15"] = make_model("sd15")
+            ui.use("sd15")
+            res = measure(ui, "t2iadapter_canny_sd15_full", args.sd15_size, args.steps, args.sd15_rounds)
+            rows.append(("SD1.5 UNet architecture (SD15, random)", args.sd15_size, args.steps, res))
+
+    print("| UNet | size | steps | rounds | plain job (CPU ms) | first job: adapter pass included | "
+          "repeat job: cached features | first / plain | repeat / plain | adapter passes in repeat jobs |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for name, size, steps, res in rows:
+        m = res["median"]
+        print(f"| {name} | {size}² | {steps} | {res['rounds']} | {m['plain']:.0f} | {m['first']:.0f} | "
+              f"{m['repeat']:.0f} | {m['first'] / m['plain']:.3f}× | {m['repeat'] / m['plain']:.3f}× | "
+              f"{res['repeat_passes']} |")
+
+
+if __name__ == "__main__":
+    main()
