@@ -7,6 +7,7 @@ Lookup order for a weight file (`ensure_weights`):
    (the WebUI glue points it at ``<webui>/models/annotators``), else ``<repo>/models/annotators``;
 3. a download from the published URL (or from `set_mirror`'s base URL): streamed into a temporary file in the
    models folder with a tqdm progress bar, checked against the published SHA-256, then atomically renamed.
+   A file without a published SHA-256 is never downloaded unverified: the error says where to put it.
    A hash mismatch, a short read or an interruption (any exception, KeyboardInterrupt included) deletes the
    temporary file, so a half-written file never sits where step 2 would trust it. Offline, the error names
    the file, the folder to put it in and the URL to fetch it from.
@@ -45,7 +46,7 @@ USER_AGENT = "t2i-adapter-annotators (urllib)"  # some CDNs refuse urllib's defa
 @dataclass(frozen=True)
 class WeightFile:
     """One published weight file. `name` is the file name on disk; `size` in bytes; `sha256` lower-case hex
-    (None = no published hash found: the download is then reported as unverified)."""
+    (None = no published hash found: the file is then never downloaded automatically; the user puts it in place)."""
 
     name: str
     url: str
@@ -118,8 +119,9 @@ WEIGHTS: dict[str, WeightFile] = {
             "clip_vision (T2I style adapter)",
         ),
         # nvidia/segformer-b5-finetuned-ade-640-640 pytorch_model.bin ("First commit" c2cb72d; 339 MB, 84.7 M
-        # float32 parameters). No page or manifest citing its SHA-256 or exact byte size was found: downloads of
-        # this file are reported as UNVERIFIED (see download_weights). Fill both in once confirmed.
+        # float32 parameters). No page or manifest citing its SHA-256 or exact byte size was found, so it is not
+        # downloaded automatically (see download_weights): users download it and put it in the models folder.
+        # Fill both in once confirmed.
         WeightFile(
             "segformer-b5-finetuned-ade-640-640.bin",
             "https://huggingface.co/nvidia/segformer-b5-finetuned-ade-640-640/resolve/main/pytorch_model.bin",
@@ -227,6 +229,10 @@ def download_weights(
     """Download `weight` into `folder` atomically and verified; return the final path. See module docstring."""
     folder = Path(folder)
     url = url or url_for(weight)
+    if weight.sha256 is None:
+        raise WeightsUnavailableError(
+            _missing_message(weight, folder, "no published SHA-256 is known for it, so it is not downloaded unverified", url)
+        )
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -280,9 +286,7 @@ def download_weights(
                 _missing_message(weight, folder, f"transfer interrupted: got {received} of {expected} bytes", url)
             )
         actual = digest.hexdigest()
-        if weight.sha256 is None:
-            LOG.warning("%s has no published SHA-256 in annotators.weights: downloaded UNVERIFIED (sha256 %s)", weight.name, actual)
-        elif actual != weight.sha256:
+        if actual != weight.sha256:
             raise WeightsHashError(
                 f"downloaded {weight.name} from {url} has SHA-256 {actual}, but the published file has "
                 f"{weight.sha256}; the download was deleted. The server sent a different or corrupted file: try "

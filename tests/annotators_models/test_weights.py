@@ -57,14 +57,14 @@ def test_every_table_entry_has_url_size_and_sha256_except_the_documented_unverif
         assert w.sha256 is not None and len(w.sha256) == 64 and int(w.sha256, 16) >= 0, name
 
 
-def test_file_without_published_hash_downloads_with_an_unverified_warning(http_server, tmp_path, caplog):
+def test_file_without_published_hash_is_never_downloaded_unverified(http_server, tmp_path):
     base, files = http_server
     files["tiny.pth"] = PAYLOAD
     spec = WeightFile("tiny.pth", "https://example.invalid/tiny.pth", None, None, "test", "tests")
-    with caplog.at_level("WARNING", logger="annotators"):
-        path = weights.download_weights(spec, tmp_path, url=f"{base}/good/tiny.pth", progress=False)
-    assert path.read_bytes() == PAYLOAD
-    assert "UNVERIFIED" in caplog.text and hashlib.sha256(PAYLOAD).hexdigest() in caplog.text
+    with pytest.raises(weights.WeightsUnavailableError, match="no published SHA-256.*tiny.pth") as err:
+        weights.download_weights(spec, tmp_path, url=f"{base}/good/tiny.pth", progress=False)
+    assert str(tmp_path / "tiny.pth") in str(err.value)  # says where to put it by hand
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_download_reports_progress_and_writes_the_verified_file(http_server, tmp_path, monkeypatch):
