@@ -70,8 +70,10 @@ def mediapipe_blocker(protobuf: str | None) -> str | None:
         return "protobuf is not installed (the WebUI normally ships it)"
     lo, hi = PROTOBUF_RANGE
     if not lo <= _version_tuple(protobuf) < hi:
-        return (f"it needs protobuf >=4.25.3,<5 but the WebUI has protobuf {protobuf}, which this installer will not "
-                "replace; the OpenPose annotator works without it")
+        return (
+            f"it needs protobuf >=4.25.3,<5 but the WebUI has protobuf {protobuf}, which this installer will not "
+            "replace; the OpenPose annotator works without it"
+        )
     return None
 
 

@@ -68,7 +68,6 @@ from typing import Any
 import gradio as gr
 import numpy as np
 import torch
-
 from modules import devices, paths, script_callbacks, scripts, shared
 
 import annotators
@@ -127,8 +126,11 @@ def _torch_gc() -> None:
         devices.torch_gc()
 
 
-ADAPTERS = AdapterCache(lambda path: t2i_ext.load_adapter(path, dtype=_adapter_dtype()),
-                        size=lambda: int(opt("t2i_adapter_model_cache_size", 2)), on_evict=_torch_gc)
+ADAPTERS = AdapterCache(
+    lambda path: t2i_ext.load_adapter(path, dtype=_adapter_dtype()),
+    size=lambda: int(opt("t2i_adapter_model_cache_size", 2)),
+    on_evict=_torch_gc,
+)
 FEATURES = FeatureCache(max_entries=8)  # a few MB each, kept on the UNet's device
 
 try:  # annotator weights live beside the WebUI's other models
@@ -137,7 +139,7 @@ except Exception as e:  # never block the WebUI from starting
     LOG.warning("T2I-Adapter: annotator models folder not set: %s", e)
 
 
-# -- the current sampling job (for the on_cfg_denoiser callback) ---------------------------------------------------------
+# -- the current sampling job (for the on_cfg_denoiser callback) -------------------------------------------------------
 class _Active:
     job: Job | None = None
     p: Any = None
@@ -186,7 +188,7 @@ if hasattr(script_callbacks, "on_before_reload"):
     script_callbacks.on_before_reload(release_all, name="t2i_adapter_release")
 
 
-# -- model family checks --------------------------------------------------------------------------------------------------
+# -- model family checks -----------------------------------------------------------------------------------------------
 def checkpoint_family(sd_model: Any) -> str:
     if getattr(sd_model, "is_sd3", False):
         return "SD3"
@@ -200,27 +202,42 @@ def checkpoint_family(sd_model: Any) -> str:
 def check_family(adapter: Any, family: str, name: str, unit: int) -> None:
     base, kind = getattr(adapter, "base", SD1), getattr(adapter, "kind", "")
     if family == "SD3":
-        raise UnitArgsError("SD3 checkpoints have no UNet input blocks; T2I-Adapters need an SD1/SD2/SDXL checkpoint",
-                            "model", unit)
+        raise UnitArgsError(
+            "SD3 checkpoints have no UNet input blocks; T2I-Adapters need an SD1/SD2/SDXL checkpoint", "model", unit
+        )
     if kind in ("style", "fuser") and family != SD1:
-        raise UnitArgsError(f"'{name}' is a {kind} adapter for SD1 checkpoints (768-wide text); the loaded checkpoint "
-                            f"is {family}: load an SD1.x checkpoint or disable this unit", "model", unit)
+        raise UnitArgsError(
+            f"'{name}' is a {kind} adapter for SD1 checkpoints (768-wide text); the loaded checkpoint "
+            f"is {family}: load an SD1.x checkpoint or disable this unit",
+            "model",
+            unit,
+        )
     want = SDXL if family == SDXL else SD1
     if base != want:
-        raise UnitArgsError(f"'{name}' is an {base} adapter but the loaded checkpoint is {family}: choose an "
-                            f"{'SDXL' if family == SDXL else 'SD1.x'} adapter (the model list shows only matching ones)",
-                            "model", unit)
+        raise UnitArgsError(
+            f"'{name}' is an {base} adapter but the loaded checkpoint is {family}: choose an "
+            f"{'SDXL' if family == SDXL else 'SD1.x'} adapter (the model list shows only matching ones)",
+            "model",
+            unit,
+        )
     if family == "SD2":
         if not opt("t2i_adapter_allow_sd1_on_sd2", True):
-            raise UnitArgsError(f"'{name}' was trained for SD1.x; SD1 adapters on SD2 checkpoints are switched off in "
-                                "Settings → T2I-Adapter", "model", unit)
-        LOG.warning("T2I-Adapter unit %d: %s was trained for SD1.x; on this SD2 checkpoint it may guide weakly", unit, name)
+            raise UnitArgsError(
+                f"'{name}' was trained for SD1.x; SD1 adapters on SD2 checkpoints are switched off in "
+                "Settings → T2I-Adapter",
+                "model",
+                unit,
+            )
+        LOG.warning(
+            "T2I-Adapter unit %d: %s was trained for SD1.x; on this SD2 checkpoint it may guide weakly", unit, name
+        )
 
 
 def resolve_model(name: str, unit: int) -> ModelInfo:
     if not name:
-        raise UnitArgsError("no adapter model chosen: pick one in the unit's Model list (GET /t2i-adapter/models)",
-                            "model", unit)
+        raise UnitArgsError(
+            "no adapter model chosen: pick one in the unit's Model list (GET /t2i-adapter/models)", "model", unit
+        )
     info = store().find(name)
     if info is None:
         titles = ", ".join(store().models()) or f"none (put adapter files in {paths.models_path}/T2I-Adapter)"
@@ -238,7 +255,7 @@ def annotator_param_types(module: str) -> list[tuple[str, type]]:
     return [(p.name, p.type) for p in annotators.get(module).params]
 
 
-# -- images ----------------------------------------------------------------------------------------------------------------------
+# -- images ------------------------------------------------------------------------------------------------------------
 def to_rgb(image: Any) -> np.ndarray:
     from t2i_ext.unit_args import decode_image
 
@@ -254,8 +271,9 @@ def img2img_geometry(p: Any, image: np.ndarray, unit_mode: ResizeMode | None, wi
         full = resize_to(image, init.width, init.height, ResizeMode.JUST_RESIZE)
         return resize_to(np.ascontiguousarray(full[y1 : y1 + h, x1 : x1 + w]), width, height, ResizeMode.JUST_RESIZE)
     if unit_mode is None:  # the init image itself: the WebUI's own img2img resize mode
-        unit_mode = {0: ResizeMode.JUST_RESIZE, 1: ResizeMode.CROP_AND_RESIZE,
-                     2: ResizeMode.RESIZE_AND_FILL}.get(int(getattr(p, "resize_mode", 0) or 0), ResizeMode.JUST_RESIZE)
+        unit_mode = {0: ResizeMode.JUST_RESIZE, 1: ResizeMode.CROP_AND_RESIZE, 2: ResizeMode.RESIZE_AND_FILL}.get(
+            int(getattr(p, "resize_mode", 0) or 0), ResizeMode.JUST_RESIZE
+        )
     return resize_to(image, width, height, unit_mode)
 
 
@@ -266,6 +284,7 @@ INPUT_INDEX = InputFolderIndex()
 def capture_batch_input_dir(component: Any, **kwargs: Any) -> None:
     """Remember the batch tab's "Input directory": the WebUI passes scripts the picture, not its file name."""
     if kwargs.get("elem_id") == "img2img_batch_input_dir":
+
         def remember(value: str) -> None:
             BATCH_INPUT["folder"] = value or ""
 
@@ -295,8 +314,12 @@ def input_stem(p: Any, unit: int) -> str:
         found = INPUT_INDEX.find(folder, to_rgb(init)) if init is not None else None
         if found:
             return found.stem
-    raise UnitArgsError("a batch folder is set, but the processed image's file name is unknown: use the img2img "
-                        "batch tab's 'From directory' input", "batch_folder", unit)
+    raise UnitArgsError(
+        "a batch folder is set, but the processed image's file name is unknown: use the img2img "
+        "batch tab's 'From directory' input",
+        "batch_folder",
+        unit,
+    )
 
 
 def batch_folder_image(folder: str, p: Any, unit: int) -> np.ndarray:
@@ -312,8 +335,9 @@ def batch_folder_image(folder: str, p: Any, unit: int) -> np.ndarray:
         if count < 1 or count > len(candidates):
             raise
         match = candidates[count - 1]
-        LOG.warning("T2I-Adapter: input file name unknown; using condition image %d of the batch folder: %s",
-                    count, match.name)
+        LOG.warning(
+            "T2I-Adapter: input file name unknown; using condition image %d of the batch folder: %s", count, match.name
+        )
     else:
         match = find_by_stem(folder, stem)
         if match is None:
@@ -324,7 +348,7 @@ def batch_folder_image(folder: str, p: Any, unit: int) -> np.ndarray:
         return to_rgb(im)
 
 
-# -- the job -------------------------------------------------------------------------------------------------------------
+# -- the job -----------------------------------------------------------------------------------------------------------
 def parse_units(units: tuple, p: Any = None) -> list[UnitArgs]:
     modules_known = known_modules()
     parsed = [UnitArgs.parse(u, i, modules_known) for i, u in enumerate(units)]
@@ -357,9 +381,17 @@ def build_job(p: Any, units: tuple) -> Job | None:
             args = args.with_changes(module="clip_vision")  # a style unit's image is a reference: encode it
         if getattr(shared.cmd_opts, "lowvram", False) or getattr(shared.cmd_opts, "medvram", False):
             args = args.with_changes(low_vram=True)  # the WebUI is short of VRAM: never keep adapters there
-        plans.append(UnitPlan(index=i, args=args, adapter=adapter, model_hash=STORE.short_hash(info.path),
-                              model_name=info.stem, images=list(args.image),
-                              annotator_params=annotator_param_types(args.module)))
+        plans.append(
+            UnitPlan(
+                index=i,
+                args=args,
+                adapter=adapter,
+                model_hash=STORE.short_hash(info.path),
+                model_name=info.stem,
+                images=list(args.image),
+                annotator_params=annotator_param_types(args.module),
+            )
+        )
     kinds = [pl.kind for pl in plans]
     if kinds.count("fuser") > 1:
         raise UnitArgsError("more than one CoAdapter fuser unit is enabled; enable one", "model", plans[-1].index)
@@ -384,15 +416,22 @@ def images_for(p: Any, plan: UnitPlan, width: int, height: int) -> list[np.ndarr
     if not images and is_img2img and plan.kind == "style":
         images = [to_rgb(p.init_images[0])] if p.init_images else []
     if not images:
-        raise UnitArgsError("no condition image: upload one for this unit" +
-                            (" (or give img2img an input image)" if is_img2img else ""), "image", plan.index)
+        raise UnitArgsError(
+            "no condition image: upload one for this unit"
+            + (" (or give img2img an input image)" if is_img2img else ""),
+            "image",
+            plan.index,
+        )
     n = len(images)
     if n == batch * int(getattr(p, "n_iter", 1)) and n > batch:
         start = int(getattr(p, "iteration", 0)) * batch
         images = images[start : start + batch]
     elif n not in (1, batch):
-        raise UnitArgsError(f"{n} condition images for a batch of {batch}: send 1 (shared) or {batch} (one per image)",
-                            "image", plan.index)
+        raise UnitArgsError(
+            f"{n} condition images for a batch of {batch}: send 1 (shared) or {batch} (one per image)",
+            "image",
+            plan.index,
+        )
     if len(images) > 1 and all(im is images[0] for im in images):
         images = images[:1]
     if is_img2img and plan.kind != "style" and (from_init or getattr(p, "paste_to", None)):
@@ -417,6 +456,7 @@ def install(p: Any, job: Job, x: torch.Tensor, c: Any) -> None:
 
 def fail_at_first_unet_call(p: Any, job: Job, error: BaseException) -> None:
     """The WebUI swallows errors in script hooks; raising from the UNet stops sampling with our message."""
+
     def hook(module, args, kwargs):  # noqa: ARG001
         raise error
 
@@ -527,34 +567,73 @@ def _annotator_layout(module: str) -> tuple[Any, Any, Any, list[str]]:
 def _slider_update(param: Any, current: Any) -> dict:
     if param is None:
         return gr.update(visible=False)
-    value = current if isinstance(current, (int, float)) and param.minimum <= current <= param.maximum else param.default
-    return gr.update(visible=True, minimum=param.minimum, maximum=param.maximum, step=param.step,
-                     label=param.label or param.name, value=value)
+    value = (
+        current if isinstance(current, (int, float)) and param.minimum <= current <= param.maximum else param.default
+    )
+    return gr.update(
+        visible=True,
+        minimum=param.minimum,
+        maximum=param.maximum,
+        step=param.step,
+        label=param.label or param.name,
+        value=value,
+    )
 
 
 def configure_annotator(module: str, res: Any, a: Any, b: Any) -> list:
     pres, pa, pb, bools = _annotator_layout(module)
     defaults = [n for n in bools if annotators.get(module).defaults[n]]
-    return [_slider_update(pres, res), _slider_update(pa, a), _slider_update(pb, b),
-            gr.update(visible=bool(bools), choices=bools, value=defaults)]
+    return [
+        _slider_update(pres, res),
+        _slider_update(pa, a),
+        _slider_update(pb, b),
+        gr.update(visible=bool(bools), choices=bools, value=defaults),
+    ]
 
 
 def _blank(image: Any) -> bool:
     return image is None or (isinstance(image, np.ndarray) and image.size and image.min() == image.max())
 
 
-def unit_dict(enabled, upload, canvas, module, res, a, b, options, model, weight, start, end, resize, control,
-              pixel_perfect, low_vram, batch_folder) -> dict:
+def unit_dict(
+    enabled,
+    upload,
+    canvas,
+    module,
+    res,
+    a,
+    b,
+    options,
+    model,
+    weight,
+    start,
+    end,
+    resize,
+    control,
+    pixel_perfect,
+    low_vram,
+    batch_folder,
+) -> dict:
     """The unit's state from its widgets (what ``process`` receives in the UI)."""
     image = upload if not _blank(upload) else (canvas if not _blank(canvas) else None)
     pres, pa, pb, bools = _annotator_layout(module)
     return {
-        "enabled": bool(enabled), "model": "" if model in (None, "None") else model, "module": module or "none",
-        "image": image, "weight": weight, "guidance_start": start, "guidance_end": end, "resize_mode": resize,
+        "enabled": bool(enabled),
+        "model": "" if model in (None, "None") else model,
+        "module": module or "none",
+        "image": image,
+        "weight": weight,
+        "guidance_start": start,
+        "guidance_end": end,
+        "resize_mode": resize,
         "processor_res": int(res) if pres is not None else -1,
-        "threshold_a": a if pa is not None else -1, "threshold_b": b if pb is not None else -1,
-        "control_mode": control, "pixel_perfect": bool(pixel_perfect), "low_vram": bool(low_vram),
-        "annotator_params": {n: n in (options or []) for n in bools}, "batch_folder": batch_folder or "",
+        "threshold_a": a if pa is not None else -1,
+        "threshold_b": b if pb is not None else -1,
+        "control_mode": control,
+        "pixel_perfect": bool(pixel_perfect),
+        "low_vram": bool(low_vram),
+        "annotator_params": {n: n in (options or []) for n in bools},
+        "batch_folder": batch_folder or "",
     }
 
 
@@ -564,8 +643,14 @@ def run_preview(*values: Any) -> Any:
         raise gr.Error("Upload or draw a condition image first.")
     if args.module == "none":
         return args.image[0]
-    plan = UnitPlan(index=0, args=args, adapter=torch.nn.Identity(), model_hash="", images=list(args.image),
-                    annotator_params=annotator_param_types(args.module))
+    plan = UnitPlan(
+        index=0,
+        args=args,
+        adapter=torch.nn.Identity(),
+        model_hash="",
+        images=list(args.image),
+        annotator_params=annotator_param_types(args.module),
+    )
     h, w = args.image[0].shape[:2]
     out = Job([plan], annotators.run, FeatureCache(0)).condition_maps(plan, list(args.image), w, h)[0]
     if not isinstance(out, np.ndarray) or out.ndim not in (2, 3):
@@ -604,11 +689,22 @@ def unit_ui(script: Script, i: int, is_img2img: bool, tab: str) -> tuple[Any, li
         low_vram = gr.Checkbox(False, label="Low VRAM (offload the adapter after its pass)", elem_id=f"{eid}_low_vram")
     with gr.Tabs():
         with gr.Tab("Image"):
-            upload = gr.Image(source="upload", type="numpy", label="Condition image (a reference image for style units)"
-                              + (" — empty: the img2img input is used" if is_img2img else ""), elem_id=f"{eid}_image")
+            upload = gr.Image(
+                source="upload",
+                type="numpy",
+                label="Condition image (a reference image for style units)"
+                + (" — empty: the img2img input is used" if is_img2img else ""),
+                elem_id=f"{eid}_image",
+            )
         with gr.Tab("Draw"):
-            canvas = gr.Image(source="canvas", type="numpy", tool="sketch", image_mode="RGB", elem_id=f"{eid}_canvas",
-                              label="Canvas (edge adapters want white lines on black: pick the 'invert' annotator)")
+            canvas = gr.Image(
+                source="canvas",
+                type="numpy",
+                tool="sketch",
+                image_mode="RGB",
+                elem_id=f"{eid}_canvas",
+                label="Canvas (edge adapters want white lines on black: pick the 'invert' annotator)",
+            )
     with gr.Row():
         module = gr.Dropdown(["none", *annotators.names()], value="none", label="Annotator", elem_id=f"{eid}_module")
         preview_button = gr.Button("Preview condition map", elem_id=f"{eid}_preview_button")
@@ -625,28 +721,64 @@ def unit_ui(script: Script, i: int, is_img2img: bool, tab: str) -> tuple[Any, li
     with gr.Row():
         start = gr.Slider(0.0, 1.0, value=0.0, step=0.01, label="Guidance start", elem_id=f"{eid}_guidance_start")
         end = gr.Slider(0.0, 1.0, value=1.0, step=0.01, label="Guidance end", elem_id=f"{eid}_guidance_end")
-    resize = gr.Radio(ResizeMode.choices(), value=ResizeMode.CROP_AND_RESIZE.value, label="Resize mode",
-                      elem_id=f"{eid}_resize_mode")
-    control = gr.Radio(list(CONTROL_MODE_NAMES.values()), value="Balanced", label="Control mode",
-                       elem_id=f"{eid}_control_mode")
-    batch_folder = gr.Textbox("", label="Batch folder: condition images matched to the img2img batch by file name",
-                              visible=is_img2img, elem_id=f"{eid}_batch_folder")
+    resize = gr.Radio(
+        ResizeMode.choices(), value=ResizeMode.CROP_AND_RESIZE.value, label="Resize mode", elem_id=f"{eid}_resize_mode"
+    )
+    control = gr.Radio(
+        list(CONTROL_MODE_NAMES.values()), value="Balanced", label="Control mode", elem_id=f"{eid}_control_mode"
+    )
+    batch_folder = gr.Textbox(
+        "",
+        label="Batch folder: condition images matched to the img2img batch by file name",
+        visible=is_img2img,
+        elem_id=f"{eid}_batch_folder",
+    )
 
-    widgets = [enabled, upload, canvas, module, res, thr_a, thr_b, options, model, weight, start, end, resize,
-               control, pixel_perfect, low_vram, batch_folder]
+    widgets = [
+        enabled,
+        upload,
+        canvas,
+        module,
+        res,
+        thr_a,
+        thr_b,
+        options,
+        model,
+        weight,
+        start,
+        end,
+        resize,
+        control,
+        pixel_perfect,
+        low_vram,
+        batch_folder,
+    ]
     for w in widgets:
         for event in ("change", "edit", "clear"):
             if hasattr(w, event):
                 getattr(w, event)(unit_dict, inputs=widgets, outputs=[state], queue=False)
-    module.change(configure_annotator, inputs=[module, res, thr_a, thr_b], outputs=[res, thr_a, thr_b, options],
-                  queue=False)
+    module.change(
+        configure_annotator, inputs=[module, res, thr_a, thr_b], outputs=[res, thr_a, thr_b, options], queue=False
+    )
     preview_button.click(run_preview, inputs=widgets, outputs=[preview])
     refresh.click(lambda: gr.update(choices=model_choices(refresh=True)), outputs=[model], queue=False)
     model.change(describe_model, inputs=[model], outputs=[model_info], queue=False)
 
-    named = {"enabled": enabled, "module": module, "model": model, "weight": weight, "guidance_start": start,
-             "guidance_end": end, "resize_mode": resize, "control_mode": control, "pixel_perfect": pixel_perfect,
-             "low_vram": low_vram, "processor_res": res, "threshold_a": thr_a, "threshold_b": thr_b}
+    named = {
+        "enabled": enabled,
+        "module": module,
+        "model": model,
+        "weight": weight,
+        "guidance_start": start,
+        "guidance_end": end,
+        "resize_mode": resize,
+        "control_mode": control,
+        "pixel_perfect": pixel_perfect,
+        "low_vram": low_vram,
+        "processor_res": res,
+        "threshold_a": thr_a,
+        "threshold_b": thr_b,
+    }
     return state, [(component, pasted(i, field)) for field, component in named.items()]
 
 
@@ -667,19 +799,34 @@ def build_ui(script: Script, is_img2img: bool) -> list:
     return states
 
 
-# -- settings and xyz grid -------------------------------------------------------------------------------------------------
+# -- settings and xyz grid ---------------------------------------------------------------------------------------------
 def on_ui_settings() -> None:
     section = ("t2i_adapter", TITLE)
     add = shared.opts.add_option
-    add("t2i_adapter_unit_count", shared.OptionInfo(3, "Number of adapter units (also the most the API accepts)",
-                                                    gr.Slider, {"minimum": 1, "maximum": 10, "step": 1},
-                                                    section=section).needs_reload_ui())
-    add("t2i_adapter_model_cache_size", shared.OptionInfo(2, "Adapters kept loaded (LRU)", gr.Slider,
-                                                          {"minimum": 1, "maximum": 10, "step": 1}, section=section))
-    add("t2i_adapter_extra_models_dirs", shared.OptionInfo("", "Extra folders with adapter models (separate with ;)",
-                                                           section=section))
-    add("t2i_adapter_allow_sd1_on_sd2", shared.OptionInfo(True, "Allow SD1 adapters on SD2 checkpoints (with a warning)",
-                                                          section=section))
+    add(
+        "t2i_adapter_unit_count",
+        shared.OptionInfo(
+            3,
+            "Number of adapter units (also the most the API accepts)",
+            gr.Slider,
+            {"minimum": 1, "maximum": 10, "step": 1},
+            section=section,
+        ).needs_reload_ui(),
+    )
+    add(
+        "t2i_adapter_model_cache_size",
+        shared.OptionInfo(
+            2, "Adapters kept loaded (LRU)", gr.Slider, {"minimum": 1, "maximum": 10, "step": 1}, section=section
+        ),
+    )
+    add(
+        "t2i_adapter_extra_models_dirs",
+        shared.OptionInfo("", "Extra folders with adapter models (separate with ;)", section=section),
+    )
+    add(
+        "t2i_adapter_allow_sd1_on_sd2",
+        shared.OptionInfo(True, "Allow SD1 adapters on SD2 checkpoints (with a warning)", section=section),
+    )
 
 
 script_callbacks.on_ui_settings(on_ui_settings, name="t2i_adapter_settings")
@@ -687,7 +834,9 @@ script_callbacks.on_ui_settings(on_ui_settings, name="t2i_adapter_settings")
 
 def add_xyz_axes() -> None:
     """Axes for the built-in X/Y/Z plot; they override the first enabled unit through ``p.t2i_adapter_overrides``."""
-    xyz = next((d.module for d in scripts.scripts_data if d.script_class.__module__ in ("xyz_grid.py", "xyz_grid")), None)
+    xyz = next(
+        (d.module for d in scripts.scripts_data if d.script_class.__module__ in ("xyz_grid.py", "xyz_grid")), None
+    )
     if xyz is None or any(getattr(o, "label", "").startswith("[T2I-Adapter]") for o in xyz.axis_options):
         return
 
@@ -699,13 +848,17 @@ def add_xyz_axes() -> None:
 
         return apply
 
-    xyz.axis_options.extend([
-        xyz.AxisOption("[T2I-Adapter] Weight", float, setter("weight")),
-        xyz.AxisOption("[T2I-Adapter] Guidance start", float, setter("guidance_start")),
-        xyz.AxisOption("[T2I-Adapter] Guidance end", float, setter("guidance_end")),
-        xyz.AxisOption("[T2I-Adapter] Model", str, setter("model"), choices=lambda: model_choices()[1:]),
-        xyz.AxisOption("[T2I-Adapter] Annotator", str, setter("module"), choices=lambda: ["none", *annotators.names()]),
-    ])
+    xyz.axis_options.extend(
+        [
+            xyz.AxisOption("[T2I-Adapter] Weight", float, setter("weight")),
+            xyz.AxisOption("[T2I-Adapter] Guidance start", float, setter("guidance_start")),
+            xyz.AxisOption("[T2I-Adapter] Guidance end", float, setter("guidance_end")),
+            xyz.AxisOption("[T2I-Adapter] Model", str, setter("model"), choices=lambda: model_choices()[1:]),
+            xyz.AxisOption(
+                "[T2I-Adapter] Annotator", str, setter("module"), choices=lambda: ["none", *annotators.names()]
+            ),
+        ]
+    )
 
 
 try:
@@ -714,15 +867,18 @@ except Exception as e:  # the grid is optional; never break loading
     LOG.warning("T2I-Adapter: xyz-grid axes not added: %s", e)
 
 
-# -- HTTP API ---------------------------------------------------------------------------------------------------------------
+# -- HTTP API ----------------------------------------------------------------------------------------------------------
 def validate_api_units(units: list, request: dict | None = None) -> None:
     """What the API argument guard checks before the WebUI runs a request (422 on failure)."""
     overrides = (request or {}).get("override_settings") or {}
     switches_checkpoint = isinstance(overrides, dict) and "sd_model_checkpoint" in overrides
     count = max(1, min(10, int(opt("t2i_adapter_unit_count", 3))))
     if len(units) > count:
-        raise UnitArgsError(f"{len(units)} units sent but {count} are configured (Settings → T2I-Adapter → number of "
-                            "units); send at most that many", "args")
+        raise UnitArgsError(
+            f"{len(units)} units sent but {count} are configured (Settings → T2I-Adapter → number of "
+            "units); send at most that many",
+            "args",
+        )
     modules_known = known_modules()
     for i, raw in enumerate(units):
         args = UnitArgs.parse(raw, i, modules_known)
@@ -731,36 +887,58 @@ def validate_api_units(units: list, request: dict | None = None) -> None:
         info = resolve_model(args.model, i)
         sd_model = getattr(shared, "sd_model", None)
         if info.base != UNKNOWN and sd_model is not None and not switches_checkpoint:
-            check_family(SimpleNamespace(base=info.base, kind=info.kind), checkpoint_family(sd_model), STORE.title(info), i)
+            check_family(
+                SimpleNamespace(base=info.base, kind=info.kind), checkpoint_family(sd_model), STORE.title(info), i
+            )
         request = request or {}
         if not args.image and info.kind != "fuser" and not args.batch_folder and "init_images" not in request:
             raise UnitArgsError("no condition image: send the image base64-encoded", "image", i)
         batch = request.get("batch_size", 1) if isinstance(request.get("batch_size", 1), int) else 1
         n_iter = request.get("n_iter", 1) if isinstance(request.get("n_iter", 1), int) else 1
         if len(args.image) not in (0, 1, batch, batch * n_iter):
-            raise UnitArgsError(f"{len(args.image)} images for batch_size {batch}: send 1 (shared) or {batch} "
-                                "(one per image)", "image", i)
+            raise UnitArgsError(
+                f"{len(args.image)} images for batch_size {batch}: send 1 (shared) or {batch} (one per image)",
+                "image",
+                i,
+            )
         if args.module != "none":
             annotator = annotators.get(args.module)
             kwargs = t2i_ext.unit_args.annotator_values(args, annotator_param_types(args.module), None, i)
             try:
                 annotator.validate(kwargs)
             except ValueError as e:
-                raise UnitArgsError(f"{e}; set it through threshold_a/threshold_b/processor_res/annotator_params",
-                                    "threshold_a", i) from None
+                raise UnitArgsError(
+                    f"{e}; set it through threshold_a/threshold_b/processor_res/annotator_params", "threshold_a", i
+                ) from None
 
 
 def api_models(refresh: bool) -> list[dict]:
     models = store().refresh() if refresh else store().models()
-    return [{"title": t, "name": m.stem, "hash": STORE.short_hash(m.path), "kind": m.kind, "base": m.base,
-             "path": str(m.path)} for t, m in models.items()]
+    return [
+        {
+            "title": t,
+            "name": m.stem,
+            "hash": STORE.short_hash(m.path),
+            "kind": m.kind,
+            "base": m.base,
+            "path": str(m.path),
+        }
+        for t, m in models.items()
+    ]
 
 
 def on_app_started(demo: Any, app: Any) -> None:
     from t2i_ext import http_api
 
-    http_api.mount(app, http_api.Services(models=api_models, annotators=annotators.list_annotators,
-                                          annotate=annotators.run, validate_units=validate_api_units))
+    http_api.mount(
+        app,
+        http_api.Services(
+            models=api_models,
+            annotators=annotators.list_annotators,
+            annotate=annotators.run,
+            validate_units=validate_api_units,
+        ),
+    )
     http_api.install_guard(app, validate_api_units, title=TITLE)
 
 

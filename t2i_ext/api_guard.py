@@ -1,4 +1,4 @@
-"""Reject bad T2I-Adapter units in ``/sdapi/v1/txt2img`` and ``/img2img`` requests with a 422 before the WebUI runs them.
+"""Reject bad T2I-Adapter units in ``/sdapi/v1/txt2img`` and ``/img2img`` requests with 422 before the WebUI runs them.
 
 The WebUI runs script hooks inside try/except, so a unit error found during generation could only stop the job
 late (after prompts and latents were prepared). This pure ASGI middleware reads the request body, validates the
@@ -22,8 +22,13 @@ GUARDED_PATHS = ("/sdapi/v1/txt2img", "/sdapi/v1/img2img")
 class AlwaysonArgsGuard:
     """ASGI middleware: ``AlwaysonArgsGuard(app, title="t2i-adapter", validate=fn)``."""
 
-    def __init__(self, app: Any, title: str = "t2i-adapter", validate: Validate | None = None,
-                 paths: Sequence[str] = GUARDED_PATHS) -> None:
+    def __init__(
+        self,
+        app: Any,
+        title: str = "t2i-adapter",
+        validate: Validate | None = None,
+        paths: Sequence[str] = GUARDED_PATHS,
+    ) -> None:
         self.app = app
         self.title = title.lower()
         self.validate = validate
@@ -47,8 +52,13 @@ class AlwaysonArgsGuard:
         if error is not None:
             status, payload = error
             data = json.dumps(payload).encode()
-            await send({"type": "http.response.start", "status": status,
-                        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": status,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())],
+                }
+            )
             await send({"type": "http.response.body", "body": data})
             return
         replay = list(messages)
@@ -81,7 +91,9 @@ class AlwaysonArgsGuard:
             self.validate(entry.get("args", []), request)
         except Exception as e:  # the validator's message names the unit and field
             status = getattr(e, "status_code", 422)
-            return (status if isinstance(status, int) and 400 <= status < 500 else 422), error_body(str(e), getattr(e, "field", ""))
+            return (status if isinstance(status, int) and 400 <= status < 500 else 422), error_body(
+                str(e), getattr(e, "field", "")
+            )
         return None
 
 

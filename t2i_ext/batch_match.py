@@ -64,7 +64,9 @@ def find_by_stem(folder: str | Path, stem: str) -> Path | None:
     folder = Path(folder)
     if not folder.is_dir():
         return None
-    matches = sorted(p for p in folder.iterdir() if p.is_file() and p.stem == stem and p.suffix.lower() in IMAGE_SUFFIXES)
+    matches = sorted(
+        p for p in folder.iterdir() if p.is_file() and p.stem == stem and p.suffix.lower() in IMAGE_SUFFIXES
+    )
     return matches[0] if matches else None
 
 
@@ -86,7 +88,7 @@ def walk_images(folder: str | Path) -> list[Path]:
 
 
 def stem_from_pattern(pattern: str | None) -> str | None:
-    """The input stem from the batch tab's ``samples_filename_pattern`` (``"<stem>"`` or ``"<stem>-[generation_number]"``)."""
+    """The input stem from the batch tab's ``samples_filename_pattern`` (``<stem>[-[generation_number]]``)."""
     if not pattern:
         return None
     stem = pattern[: -len("-[generation_number]")] if pattern.endswith("-[generation_number]") else pattern

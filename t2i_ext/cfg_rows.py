@@ -41,7 +41,9 @@ def text_tensor(cond: Any) -> torch.Tensor | None:
 class CfgRowTracker:
     """Batch layouts of UNet calls for a job of ``batch`` images with ``repeats[i]`` cond rows per image."""
 
-    def __init__(self, batch: int, repeats: Sequence[int] | None = None, rtol: float = 1e-2, atol: float = 1e-3) -> None:
+    def __init__(
+        self, batch: int, repeats: Sequence[int] | None = None, rtol: float = 1e-2, atol: float = 1e-3
+    ) -> None:
         self.batch = int(batch)
         self.repeats = list(repeats) if repeats else [1] * self.batch
         if len(self.repeats) != self.batch or min(self.repeats) < 1:
@@ -86,7 +88,9 @@ class CfgRowTracker:
         """The layout of a UNet call with input ``x`` and cross-attention ``context``."""
         rows = int(x.shape[0])
         ctx = text_tensor(context)
-        if self.text_cond is not None and self.cursor + rows <= max(self.total_rows, len(self.cond_images) + self.batch):
+        if self.text_cond is not None and self.cursor + rows <= max(
+            self.total_rows, len(self.cond_images) + self.batch
+        ):
             predicted = [self._expected(self.cursor + r) for r in range(rows)]
             if ctx is None or all(t is None or self._same(ctx[r], t) for r, (_, _, t) in enumerate(predicted)):
                 self.cursor += rows
@@ -99,7 +103,9 @@ class CfgRowTracker:
         used: set[int] = set()
         for r in range(rows):
             row = ctx[r] if ctx is not None and r < ctx.shape[0] else None
-            match_c = [k for k in range(self.text_cond.shape[0])] if row is not None and self.text_cond is not None else []
+            match_c = (
+                [k for k in range(self.text_cond.shape[0])] if row is not None and self.text_cond is not None else []
+            )
             match_c = [k for k in match_c if self._same(row, self.text_cond[k])]
             match_u = []
             if row is not None and self.text_uncond is not None:

@@ -6,7 +6,7 @@ how to annotate, how to validate units), which keeps these routes testable witho
 
 - ``GET /t2i-adapter/version`` → ``{"version": ...}``
 - ``GET /t2i-adapter/models?refresh=false`` → ``{"models": [{"title", "name", "hash", "kind", "base", "path"}]}``
-- ``GET /t2i-adapter/annotators`` → ``{"annotators": [{"name", "output", "params", "threshold_a", "threshold_b", ...}]}``
+- ``GET /t2i-adapter/annotators`` → ``{"annotators": [{"name", "output", "params", "threshold_a", ...}]}``
 - ``POST /t2i-adapter/detect`` ``{"module", "images": [base64, ...], "processor_res", "threshold_a", "threshold_b",
   "annotator_params"}`` → ``{"images": [base64 PNG, ...]}``
 
@@ -48,7 +48,6 @@ def encode_png(image: np.ndarray) -> str:
 
 def mount(app: Any, services: Services, prefix: str = "/t2i-adapter") -> None:
     """Add the routes to ``app`` (a FastAPI app)."""
-    from typing import List, Optional, Union
 
     from fastapi import HTTPException
     from pydantic import BaseModel, Field
@@ -69,39 +68,39 @@ def mount(app: Any, services: Services, prefix: str = "/t2i-adapter") -> None:
         path: str
 
     class ModelsResponse(BaseModel):
-        models: List[ModelItem]
+        models: list[ModelItem]
 
     class AnnotatorParam(BaseModel):
         name: str
         type: str
-        default: Union[bool, int, float]
-        minimum: Union[int, float]
-        maximum: Union[int, float]
-        step: Union[int, float]
+        default: bool | int | float
+        minimum: int | float
+        maximum: int | float
+        step: int | float
         label: str
 
     class AnnotatorItem(BaseModel):
         name: str
         output: str = Field(..., description="edge, rgb or tokens (style)")
-        params: List[AnnotatorParam]
-        threshold_a: Optional[str] = Field(None, description="parameter that a unit's threshold_a sets")
-        threshold_b: Optional[str] = Field(None, description="parameter that a unit's threshold_b sets")
-        suits: List[str]
+        params: list[AnnotatorParam]
+        threshold_a: str | None = Field(None, description="parameter that a unit's threshold_a sets")
+        threshold_b: str | None = Field(None, description="parameter that a unit's threshold_b sets")
+        suits: list[str]
         description: str
 
     class AnnotatorsResponse(BaseModel):
-        annotators: List[AnnotatorItem]
+        annotators: list[AnnotatorItem]
 
     class DetectRequest(Strict):
         module: str = Field(..., description="annotator name (GET /t2i-adapter/annotators)")
-        images: List[str] = Field(..., description="base64 images, with or without a data: prefix")
+        images: list[str] = Field(..., description="base64 images, with or without a data: prefix")
         processor_res: int = Field(-1, description="annotator resolution; -1 = its default")
         threshold_a: float = Field(-1, description="first numeric parameter; -1 = default")
         threshold_b: float = Field(-1, description="second numeric parameter; -1 = default")
         annotator_params: dict = Field(default_factory=dict, description="any parameter by name")
 
     class DetectResponse(BaseModel):
-        images: List[str] = Field(..., description="base64 PNG condition maps, one per input image")
+        images: list[str] = Field(..., description="base64 PNG condition maps, one per input image")
 
     def version() -> VersionResponse:
         return VersionResponse(version=__version__)
@@ -114,27 +113,56 @@ def mount(app: Any, services: Services, prefix: str = "/t2i-adapter") -> None:
         for a in services.annotators():
             params = [(p.name, p.type) for p in a.params]
             ta, tb = threshold_names(params)
-            items.append(AnnotatorItem(
-                name=a.name, output=a.output, suits=list(a.suits), description=a.description, threshold_a=ta,
-                threshold_b=tb, params=[AnnotatorParam(name=p.name, type=p.type.__name__, default=p.default,
-                                                       minimum=p.minimum, maximum=p.maximum, step=p.step,
-                                                       label=p.label) for p in a.params]))
+            items.append(
+                AnnotatorItem(
+                    name=a.name,
+                    output=a.output,
+                    suits=list(a.suits),
+                    description=a.description,
+                    threshold_a=ta,
+                    threshold_b=tb,
+                    params=[
+                        AnnotatorParam(
+                            name=p.name,
+                            type=p.type.__name__,
+                            default=p.default,
+                            minimum=p.minimum,
+                            maximum=p.maximum,
+                            step=p.step,
+                            label=p.label,
+                        )
+                        for p in a.params
+                    ],
+                )
+            )
         return AnnotatorsResponse(annotators=items)
 
     def detect(request: DetectRequest) -> DetectResponse:
         known = {a.name: a for a in services.annotators()}
         try:
-            args = UnitArgs.parse({"module": request.module, "processor_res": request.processor_res,
-                                   "threshold_a": request.threshold_a, "threshold_b": request.threshold_b,
-                                   "annotator_params": request.annotator_params}, None, set(known))
+            args = UnitArgs.parse(
+                {
+                    "module": request.module,
+                    "processor_res": request.processor_res,
+                    "threshold_a": request.threshold_a,
+                    "threshold_b": request.threshold_b,
+                    "annotator_params": request.annotator_params,
+                },
+                None,
+                set(known),
+            )
         except UnitArgsError as e:
             raise HTTPException(status_code=422, detail=str(e)) from None
         if args.module == "none":
-            raise HTTPException(status_code=422, detail="field 'module': choose an annotator (GET /t2i-adapter/annotators)")
+            raise HTTPException(
+                status_code=422, detail="field 'module': choose an annotator (GET /t2i-adapter/annotators)"
+            )
         annotator = known[args.module]
         if annotator.output == "tokens":
-            raise HTTPException(status_code=422, detail=f"field 'module': '{args.module}' produces CLIP tokens for the "
-                                                        "style adapter, not an image map")
+            raise HTTPException(
+                status_code=422,
+                detail=f"field 'module': '{args.module}' produces CLIP tokens for the style adapter, not an image map",
+            )
         if not request.images:
             raise HTTPException(status_code=422, detail="field 'images': send at least one base64 image")
         try:
@@ -152,8 +180,9 @@ def mount(app: Any, services: Services, prefix: str = "/t2i-adapter") -> None:
             try:
                 result = services.annotate(args.module, image, **kwargs)
             except ValueError as e:  # the annotator names the parameter and its range
-                raise HTTPException(status_code=422, detail=f"{e} (set through threshold_a/threshold_b/"
-                                                            "processor_res/annotator_params)") from None
+                raise HTTPException(
+                    status_code=422, detail=f"{e} (set through threshold_a/threshold_b/processor_res/annotator_params)"
+                ) from None
             out.append(encode_png(result))
         return DetectResponse(images=out)
 

@@ -24,7 +24,7 @@ from .condition import condition_for
 from .features import compute_features, fuse
 from .injection import inject
 from .nets.fuser import TASK_INDEX
-from .resize import ResizeMode, pixel_perfect_resolution, resize_to
+from .resize import pixel_perfect_resolution, resize_to
 from .unit_args import UnitArgs, UnitArgsError, annotator_values
 from .units import AdapterUnit
 
@@ -94,8 +94,14 @@ def condition_name(model_name: str) -> str | None:
 class Job:
     """Features and injection for one job. ``device``/``dtype`` are the UNet's."""
 
-    def __init__(self, plans: Sequence[UnitPlan], annotate: Annotate, cache: FeatureCache,
-                 device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> None:
+    def __init__(
+        self,
+        plans: Sequence[UnitPlan],
+        annotate: Annotate,
+        cache: FeatureCache,
+        device: torch.device | str = "cpu",
+        dtype: torch.dtype = torch.float32,
+    ) -> None:
         self.plans = list(plans)
         self.annotate = annotate
         self.cache = cache
@@ -120,8 +126,11 @@ class Job:
                 except UnitArgsError:
                     raise
                 except ValueError as e:  # the annotator names the parameter; say which unit field feeds it
-                    raise UnitArgsError(f"{e} (set through threshold_a/threshold_b/processor_res/annotator_params)",
-                                        "module", plan.index) from None
+                    raise UnitArgsError(
+                        f"{e} (set through threshold_a/threshold_b/processor_res/annotator_params)",
+                        "module",
+                        plan.index,
+                    ) from None
             if isinstance(image, np.ndarray) and image.ndim in (2, 3) and plan.kind != "style":
                 image = resize_to(image, width, height, args.resize_mode)
             out.append(image)
@@ -135,7 +144,9 @@ class Job:
             res = None
             if args.pixel_perfect:
                 res = tuple(pixel_perfect_resolution(im.shape[:2], (width, height), args.resize_mode) for im in images)
-            kwargs = tuple(sorted(annotator_values(args, plan.annotator_params, None, plan.index).items())) + (("pp", res),)
+            kwargs = tuple(sorted(annotator_values(args, plan.annotator_params, None, plan.index).items())) + (
+                ("pp", res),
+            )
         size = None if plan.kind == "style" else (width, height, args.resize_mode.value)
         return (plan.model_hash, digest, args.module, kwargs, size, str(self.device), str(self.dtype))
 
@@ -143,7 +154,9 @@ class Job:
     def features(self, plan: UnitPlan, images: Sequence[np.ndarray], width: int, height: int) -> Features:
         """The adapter output for ``images`` (one shared, or one per job image) at ``width×height``; cached."""
         if not images:
-            raise UnitArgsError("no condition image: upload one (or, in img2img, give an input image)", "image", plan.index)
+            raise UnitArgsError(
+                "no condition image: upload one (or, in img2img, give an input image)", "image", plan.index
+            )
 
         def compute() -> Features:
             maps = self.condition_maps(plan, images, width, height)
@@ -152,18 +165,27 @@ class Job:
                 tokens = [t if t.ndim == 3 else t[None] for t in tokens]
                 cond = torch.cat(tokens, dim=0).float()
                 if cond.ndim != 3 or cond.shape[-1] != 1024:
-                    raise UnitArgsError("the style adapter takes CLIP vision tokens: set module to \"clip_vision\"",
-                                        "module", plan.index)
+                    raise UnitArgsError(
+                        'the style adapter takes CLIP vision tokens: set module to "clip_vision"', "module", plan.index
+                    )
             else:
                 if not all(isinstance(m, np.ndarray) and m.ndim in (2, 3) for m in maps):
-                    raise UnitArgsError(f"annotator '{plan.args.module}' does not produce an image map; "
-                                        f"choose an annotator that suits a {plan.kind} adapter", "module", plan.index)
+                    raise UnitArgsError(
+                        f"annotator '{plan.args.module}' does not produce an image map; "
+                        f"choose an annotator that suits a {plan.kind} adapter",
+                        "module",
+                        plan.index,
+                    )
                 cond = condition_for(plan.adapter, maps)
-            return compute_features(plan.adapter, cond, device=self.device, dtype=self.dtype, offload=plan.args.low_vram)
+            return compute_features(
+                plan.adapter, cond, device=self.device, dtype=self.dtype, offload=plan.args.low_vram
+            )
 
         return self.cache.get_or_compute(self._key(plan, images, width, height), compute)
 
-    def units(self, width: int, height: int, images_for: Callable[[UnitPlan], Sequence[np.ndarray]]) -> list[AdapterUnit]:
+    def units(
+        self, width: int, height: int, images_for: Callable[[UnitPlan], Sequence[np.ndarray]]
+    ) -> list[AdapterUnit]:
         """AdapterUnits for a pass at ``width×height``; ``images_for(plan)`` gives each unit's source images."""
         fuser = next((p for p in self.plans if p.kind == "fuser"), None)
         units, fused = [], []
@@ -177,21 +199,41 @@ class Job:
                 if name is None or name not in TASK_INDEX:
                     raise UnitArgsError(
                         f"cannot tell which CoAdapter condition '{plan.model_name}' is for; its file name must contain "
-                        f"one of: {', '.join(TASK_INDEX)}", "model", plan.index)
+                        f"one of: {', '.join(TASK_INDEX)}",
+                        "model",
+                        plan.index,
+                    )
                 fused.append((name, feats, a.weight))
                 continue
             base = getattr(plan.adapter, "base", None)
             if isinstance(feats, torch.Tensor):
-                units.append(AdapterUnit(tokens=feats, weight=a.weight, start=a.guidance_start, end=a.guidance_end,
-                                         control_mode=a.control_mode))
+                units.append(
+                    AdapterUnit(
+                        tokens=feats,
+                        weight=a.weight,
+                        start=a.guidance_start,
+                        end=a.guidance_end,
+                        control_mode=a.control_mode,
+                    )
+                )
             else:
-                units.append(AdapterUnit(features=feats, weight=a.weight, start=a.guidance_start, end=a.guidance_end,
-                                         control_mode=a.control_mode, base=base))
+                units.append(
+                    AdapterUnit(
+                        features=feats,
+                        weight=a.weight,
+                        start=a.guidance_start,
+                        end=a.guidance_end,
+                        control_mode=a.control_mode,
+                        base=base,
+                    )
+                )
         if fuser is not None and fused:
             fa = fuser.args
             fuser.adapter.to(self.device)
             try:
-                unit = fuse(fuser.adapter, fused, start=fa.guidance_start, end=fa.guidance_end, control_mode=fa.control_mode)
+                unit = fuse(
+                    fuser.adapter, fused, start=fa.guidance_start, end=fa.guidance_end, control_mode=fa.control_mode
+                )
             finally:
                 if fa.low_vram:
                     fuser.adapter.to("cpu")
@@ -199,7 +241,7 @@ class Job:
             units.append(unit)
         return units
 
-    # -- injection lifetime ----------------------------------------------------------------------------------------------
+    # -- injection lifetime --------------------------------------------------------------------------------------------
     def install(self, unet: torch.nn.Module, units: Sequence[AdapterUnit], layout: Any) -> None:
         """Hook ``units`` into ``unet`` (replacing this job's previous hooks, e.g. for the hires pass)."""
         self.remove()

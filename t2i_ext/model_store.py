@@ -40,8 +40,10 @@ _KIND_MARKERS = (  # (kind, keys that must all be present), first match wins (sa
     ("light", ("body.0.in_conv.weight", "body.0.out_conv.weight")),
     ("full", ("conv_in.weight", "body.0.block1.weight")),
 )
-_DIFFUSERS_MARKERS = (("light", "body.0.resnets.0.block1.weight", "body.0.out_conv.weight"),
-                      ("full", "conv_in.weight", "body.0.resnets.0.block1.weight"))
+_DIFFUSERS_MARKERS = (
+    ("light", "body.0.resnets.0.block1.weight", "body.0.out_conv.weight"),
+    ("full", "conv_in.weight", "body.0.resnets.0.block1.weight"),
+)
 _PREFIXES = ("adapter.", "module.")
 
 
@@ -137,8 +139,12 @@ def _stat_key(path: Path) -> tuple:
 
 def _weights_file(path: Path) -> Path:
     if path.is_dir():
-        for name in ("diffusion_pytorch_model.safetensors", "diffusion_pytorch_model.fp16.safetensors",
-                     "diffusion_pytorch_model.bin", "diffusion_pytorch_model.fp16.bin"):
+        for name in (
+            "diffusion_pytorch_model.safetensors",
+            "diffusion_pytorch_model.fp16.safetensors",
+            "diffusion_pytorch_model.bin",
+            "diffusion_pytorch_model.fp16.bin",
+        ):
             if (path / name).is_file():
                 return path / name
     return path
@@ -206,7 +212,7 @@ def classify(names: dict[str, Any]) -> str | None:
 def _strip_prefix(shapes: dict[str, Any]) -> dict[str, Any]:
     for prefix in _PREFIXES:
         if shapes and all(k.startswith(prefix) for k in shapes):
-            shapes = {k[len(prefix):]: v for k, v in shapes.items()}
+            shapes = {k[len(prefix) :]: v for k, v in shapes.items()}
     return shapes
 
 
@@ -260,12 +266,16 @@ def _pickle_names(path: Path) -> dict[str, tuple[int, ...] | None] | None:
     return names
 
 
-# -- loaded adapters ----------------------------------------------------------------------------------------------------
+# -- loaded adapters ---------------------------------------------------------------------------------------------------
 class AdapterCache:
     """LRU of loaded adapters keyed by ``(path, size, mtime, dtype)``; ``size`` is read on every use (a setting)."""
 
-    def __init__(self, loader: Callable[[Path], Any], size: Callable[[], int] | int = 2,
-                 on_evict: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        loader: Callable[[Path], Any],
+        size: Callable[[], int] | int = 2,
+        on_evict: Callable[[], None] | None = None,
+    ) -> None:
         self._loader = loader
         self._size = size if callable(size) else (lambda: size)
         self._on_evict = on_evict

@@ -143,7 +143,9 @@ class UnitArgs:
             if key not in names:
                 close = difflib.get_close_matches(str(raw_key), sorted(names), n=1)
                 hint = f"did you mean '{close[0]}'? " if close else ""
-                raise UnitArgsError(f"unknown field; {hint}valid fields are: {', '.join(sorted(names))}", str(raw_key), unit)
+                raise UnitArgsError(
+                    f"unknown field; {hint}valid fields are: {', '.join(sorted(names))}", str(raw_key), unit
+                )
             if key in values:
                 raise UnitArgsError(f"given twice (also as '{raw_key}')", key, unit)
             try:
@@ -467,7 +469,8 @@ def annotator_values(
     for name, value in args.annotator_params.items():
         if name not in names:
             raise UnitArgsError(
-                f"annotator '{args.module}' has no parameter '{name}'; its parameters are: {', '.join(names) or 'none'}",
+                f"annotator '{args.module}' has no parameter '{name}'; "
+                f"its parameters are: {', '.join(names) or 'none'}",
                 "annotator_params",
                 unit,
             )

@@ -39,9 +39,20 @@ def client():
         return {"images": [], "ran": len(runs)}
 
     services = http_api.Services(
-        models=lambda refresh: [{"title": "known [12345678]", "name": "known", "hash": "12345678", "kind": "full",
-                                 "base": "SD1", "path": "/x/known.safetensors"}],
-        annotators=annotators.list_annotators, annotate=annotators.run, validate_units=validate)
+        models=lambda refresh: [
+            {
+                "title": "known [12345678]",
+                "name": "known",
+                "hash": "12345678",
+                "kind": "full",
+                "base": "SD1",
+                "path": "/x/known.safetensors",
+            }
+        ],
+        annotators=annotators.list_annotators,
+        annotate=annotators.run,
+        validate_units=validate,
+    )
     http_api.mount(app, services)
     app.middleware_stack = app.build_middleware_stack()  # as if the server had already started
     assert http_api.install_guard(app, validate, title="T2I-Adapter")
@@ -58,19 +69,29 @@ def test_version_models_annotators(client):
 
 def test_detect_returns_base64_maps(client):
     image = (np.random.default_rng(0).random((32, 48, 3)) * 255).astype(np.uint8)
-    r = client.post("/t2i-adapter/detect", json={"module": "canny", "images": ["data:image/png;base64," + png_b64(image)],
-                                                 "threshold_a": 50, "threshold_b": 100})
+    r = client.post(
+        "/t2i-adapter/detect",
+        json={
+            "module": "canny",
+            "images": ["data:image/png;base64," + png_b64(image)],
+            "threshold_a": 50,
+            "threshold_b": 100,
+        },
+    )
     assert r.status_code == 200
     out = np.asarray(Image.open(io.BytesIO(base64.b64decode(r.json()["images"][0]))))
     assert out.shape[:2] == (32, 48)
 
 
-@pytest.mark.parametrize("body, words", [
-    ({"module": "cany", "images": []}, "field 'module'"),
-    ({"module": "canny", "images": ["%%%"]}, "images[0]"),
-    ({"module": "canny", "images": [png_b64(np.zeros((8, 8, 3), np.uint8))], "threshold_a": 999}, "low_threshold"),
-    ({"module": "clip_vision", "images": ["aGk="]}, "tokens"),
-])
+@pytest.mark.parametrize(
+    "body, words",
+    [
+        ({"module": "cany", "images": []}, "field 'module'"),
+        ({"module": "canny", "images": ["%%%"]}, "images[0]"),
+        ({"module": "canny", "images": [png_b64(np.zeros((8, 8, 3), np.uint8))], "threshold_a": 999}, "low_threshold"),
+        ({"module": "clip_vision", "images": ["aGk="]}, "tokens"),
+    ],
+)
 def test_detect_rejects_bad_input_with_422_naming_the_field(client, body, words):
     r = client.post("/t2i-adapter/detect", json=body)
     assert r.status_code == 422 and words in r.json()["detail"]
@@ -84,8 +105,10 @@ def test_bad_alwayson_unit_gets_422_and_the_server_keeps_serving(client):
     bad = {"prompt": "x", "alwayson_scripts": {"t2i-adapter": {"args": [{"weight": "heavy"}]}}}
     r = client.post("/sdapi/v1/txt2img", json=bad)
     assert r.status_code == 422 and r.json()["field"] == "weight" and "unit 0" in r.json()["detail"]
-    r = client.post("/sdapi/v1/txt2img", json={"prompt": "x", "alwayson_scripts": {
-        "T2I-Adapter": {"args": [{"enabled": False}, {"model": "missing"}]}}})
+    r = client.post(
+        "/sdapi/v1/txt2img",
+        json={"prompt": "x", "alwayson_scripts": {"T2I-Adapter": {"args": [{"enabled": False}, {"model": "missing"}]}}},
+    )
     assert r.status_code == 422 and "unit 1" in r.json()["detail"]
     ok = {"prompt": "x", "alwayson_scripts": {"t2i-adapter": {"args": [{"model": "known [12345678]"}]}}}
     r = client.post("/sdapi/v1/txt2img", json=ok)

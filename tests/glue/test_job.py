@@ -16,8 +16,14 @@ def tiny_adapter() -> torch.nn.Module:
 
 def plan(adapter, image, **fields) -> UnitPlan:
     args = UnitArgs.parse({"model": "x", "image": image, **fields})
-    return UnitPlan(index=0, args=args, adapter=adapter, model_hash="abcd1234", model_name="t2iadapter_canny",
-                    images=list(args.image))
+    return UnitPlan(
+        index=0,
+        args=args,
+        adapter=adapter,
+        model_hash="abcd1234",
+        model_name="t2iadapter_canny",
+        images=list(args.image),
+    )
 
 
 def counting(adapter):
@@ -33,7 +39,9 @@ def test_a_repeat_job_runs_no_adapter_pass():
     adapter, cache = tiny_adapter(), FeatureCache()
     calls = counting(adapter)
     first = Job([plan(adapter, IMAGE)], annotate=None, cache=cache).units(64, 64, lambda p: p.images)
-    second = Job([plan(adapter, IMAGE.copy(), weight=0.3)], annotate=None, cache=cache).units(64, 64, lambda p: p.images)
+    second = Job([plan(adapter, IMAGE.copy(), weight=0.3)], annotate=None, cache=cache).units(
+        64, 64, lambda p: p.images
+    )
     assert len(calls) == 1 and cache.passes == 1 and cache.hits == 1
     assert second[0].maps[0] is first[0].maps[0] and second[0].weight == 0.3  # weight does not invalidate
 

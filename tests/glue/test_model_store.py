@@ -34,8 +34,11 @@ def test_discovery_lists_adapters_and_skips_other_files_in_the_shared_controlnet
     store = ModelStore([(own, False), (shared, True), (tmp_path / "missing", False)])
     models = store.refresh()
     kinds = {info.stem: (info.kind, info.base) for info in models.values()}
-    assert kinds == {"t2iadapter_canny_sd15v2": ("full", "SD1"), "t2i-adapter-xl": ("full", "SDXL"),
-                     "t2iadapter_style": ("style", "SD1")}
+    assert kinds == {
+        "t2iadapter_canny_sd15v2": ("full", "SD1"),
+        "t2i-adapter-xl": ("full", "SDXL"),
+        "t2iadapter_style": ("style", "SD1"),
+    }
     title = next(t for t in models if t.startswith("t2iadapter_canny"))
     digest = hashlib.sha256((own / "t2iadapter_canny_sd15v2.safetensors").read_bytes()).hexdigest()[:8]
     assert title == f"t2iadapter_canny_sd15v2 [{digest}]"
@@ -66,8 +69,9 @@ def test_lru_keeps_the_configured_number_and_evicts_the_oldest(tmp_path):
     paths = [fake_safetensors(tmp_path / f"{i}.safetensors", FULL_SD1) for i in range(3)]
     loaded, evictions = [], []
     size = {"n": 2}
-    cache = AdapterCache(lambda p: loaded.append(p.name) or object(), size=lambda: size["n"],
-                         on_evict=lambda: evictions.append(1))
+    cache = AdapterCache(
+        lambda p: loaded.append(p.name) or object(), size=lambda: size["n"], on_evict=lambda: evictions.append(1)
+    )
     a = cache.get(paths[0])
     cache.get(paths[1])
     assert cache.get(paths[0]) is a and cache.loads == 2  # hit, and 0 becomes the most recent

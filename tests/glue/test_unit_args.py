@@ -108,24 +108,52 @@ def test_a_list_of_images_is_one_per_batch_image():
     assert len(UnitArgs.parse({"image": [png_b64(a), png_b64(b)]}).image) == 2
 
 
-@pytest.mark.parametrize("value, mode", [(0, "Just Resize"), (1, "Crop and Resize"), (2, "Resize and Fill"),
-                                         ("just resize", "Just Resize"), ("Envelope (Outer Fit)", "Resize and Fill")])
+@pytest.mark.parametrize(
+    "value, mode",
+    [
+        (0, "Just Resize"),
+        (1, "Crop and Resize"),
+        (2, "Resize and Fill"),
+        ("just resize", "Just Resize"),
+        ("Envelope (Outer Fit)", "Resize and Fill"),
+    ],
+)
 def test_resize_mode_names_and_ints(value, mode):
     assert UnitArgs.parse({"resize_mode": value}).resize_mode.value == mode
 
 
-@pytest.mark.parametrize("value, mode", [(0, ControlMode.BALANCED), (1, ControlMode.PROMPT), (2, ControlMode.ADAPTER),
-                                         ("My prompt is more important", ControlMode.PROMPT),
-                                         ("ControlNet is more important", ControlMode.ADAPTER)])
+@pytest.mark.parametrize(
+    "value, mode",
+    [
+        (0, ControlMode.BALANCED),
+        (1, ControlMode.PROMPT),
+        (2, ControlMode.ADAPTER),
+        ("My prompt is more important", ControlMode.PROMPT),
+        ("ControlNet is more important", ControlMode.ADAPTER),
+    ],
+)
 def test_control_mode_names_and_ints(value, mode):
     assert UnitArgs.parse({"control_mode": value}).control_mode is mode
 
 
 def test_infotext_round_trip_with_commas_quotes_and_colons_in_model_names():
-    args = UnitArgs.parse({"model": 'my, "odd": model [abcd1234]', "module": "canny", "weight": 0.75,
-                           "guidance_start": 0.1, "guidance_end": 0.9, "resize_mode": 2, "control_mode": 1,
-                           "processor_res": 512, "threshold_a": 50, "threshold_b": 150, "pixel_perfect": True,
-                           "low_vram": True, "annotator_params": {"soft": True}})
+    args = UnitArgs.parse(
+        {
+            "model": 'my, "odd": model [abcd1234]',
+            "module": "canny",
+            "weight": 0.75,
+            "guidance_start": 0.1,
+            "guidance_end": 0.9,
+            "resize_mode": 2,
+            "control_mode": 1,
+            "processor_res": 512,
+            "threshold_a": 50,
+            "threshold_b": 150,
+            "pixel_perfect": True,
+            "low_vram": True,
+            "annotator_params": {"soft": True},
+        }
+    )
     text = args.to_infotext()
     back = UnitArgs.from_infotext(text)
     assert back.to_dict(with_image=False) == args.to_dict(with_image=False)
@@ -139,9 +167,21 @@ def test_infotext_errors_name_the_field():
 
 def test_thresholds_map_onto_the_first_two_numeric_params():
     params = [("resolution", int), ("soft", bool), ("low_threshold", int), ("high_threshold", int)]
-    args = UnitArgs.parse({"module": "canny", "processor_res": 256, "threshold_a": 10, "threshold_b": 20,
-                           "annotator_params": {"soft": True}})
-    assert annotator_values(args, params) == {"resolution": 256, "low_threshold": 10, "high_threshold": 20, "soft": True}
+    args = UnitArgs.parse(
+        {
+            "module": "canny",
+            "processor_res": 256,
+            "threshold_a": 10,
+            "threshold_b": 20,
+            "annotator_params": {"soft": True},
+        }
+    )
+    assert annotator_values(args, params) == {
+        "resolution": 256,
+        "low_threshold": 10,
+        "high_threshold": 20,
+        "soft": True,
+    }
     assert annotator_values(UnitArgs.parse({"module": "canny"}), params) == {}
     with pytest.raises(UnitArgsError, match="field 'annotator_params'.*no parameter 'sigma'"):
         annotator_values(UnitArgs.parse({"annotator_params": {"sigma": 1}}), params)
