@@ -43,7 +43,8 @@ total_sampling_steps of the current pass; cond/uncond texts for the row tracker)
 (remembers the img2img batch tab's input folder), ``on_before_reload`` (remove hooks), ``on_app_started``
 (``/t2i-adapter/*`` routes of ``t2i_ext/http_api.py`` and the ``AlwaysonArgsGuard`` middleware of
 ``t2i_ext/api_guard.py``, which answers 422 naming unit and field for bad ``alwayson_scripts["t2i-adapter"]``
-args of ``/sdapi/v1/txt2img|img2img`` before the WebUI runs them). xyz-grid axes are added at load time.
+args of ``/sdapi/v1/txt2img|img2img`` before the WebUI runs them; not installed under ``--api-auth``, where the
+same errors come as 422 from the ``p.sample`` guard, after authentication). xyz-grid axes are added at load time.
 
 Infotext: ``T2I-Adapter <i>: "model: stem [hash], module: canny, weight: 0.8, guidance_start: 0, ..."`` (the WebUI
 JSON-quotes the whole value; inner values with ``,``/``:``/``"`` are JSON-quoted). Pasting restores the visible
@@ -396,8 +397,9 @@ def build_job(p: Any, units: tuple) -> Job | None:
     if kinds.count("fuser") > 1:
         raise UnitArgsError("more than one CoAdapter fuser unit is enabled; enable one", "model", plans[-1].index)
     unet = p.sd_model.model.diffusion_model
-    param = next(unet.parameters())
-    job = Job(plans, annotate=annotators.run, cache=FEATURES, device=param.device, dtype=devices.dtype_unet)
+    # the WebUI's compute device, not the UNet's current one: --lowvram/--medvram park the UNet on the CPU between calls
+    device = getattr(devices, "device", None) or next(unet.parameters()).device
+    job = Job(plans, annotate=annotators.run, cache=FEATURES, device=device, dtype=devices.dtype_unet)
     job.p, job.error, job.fail_handle, job.tracker, job.unet = p, None, None, None, None
     return job
 
@@ -939,6 +941,10 @@ def on_app_started(demo: Any, app: Any) -> None:
             validate_units=validate_api_units,
         ),
     )
+    if getattr(shared.cmd_opts, "api_auth", None):
+        # the guard would answer before authentication (and its messages list model names): with --api-auth,
+        # bad units are refused after it, when sampling starts (same message, same 422)
+        return
     http_api.install_guard(app, validate_api_units, title=TITLE)
 
 
