@@ -85,18 +85,28 @@ def main(argv=None) -> None:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--size", type=int, default=128)
-    parser.add_argument("--sd15-size", type=int, default=128)
+    parser.add_argument("--sd15-size", type=int, default=64)
     parser.add_argument("--sd15-rounds", type=int, default=3)
     parser.add_argument("--no-sd15", action="store_true")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1: steadier on a shared machine)")
     args = parser.parse_args(argv)
 
     from tests.webui.harness import _save, standin_session
 
-    torch.set_num_threads(2)
-    rows = []
+    torch.set_num_threads(args.threads)
+
+    def row(name, size, steps, res):
+        m = res["median"]
+        print(f"| {name} | {size}² | {steps} | {res['rounds']} | {m['plain']:.0f} | {m['first']:.0f} | "
+              f"{m['repeat']:.0f} | {m['first'] / m['plain']:.3f}× | {m['repeat'] / m['plain']:.3f}× | "
+              f"{res['repeat_passes']} |", flush=True)
+
+    print("| UNet | size | steps | rounds | plain job (CPU ms) | first job: adapter pass included | "
+          "repeat job: cached features | first / plain | repeat / plain | adapter passes in repeat jobs |")
+    print("|---|---|---|---|---|---|---|---|---|---|", flush=True)
     with tempfile.TemporaryDirectory() as tmp, standin_session(Path(tmp), families=("sd1",)) as ui:
-        res = measure(ui, ui.adapters["canny"], args.size, args.steps, args.rounds)
-        rows.append(("tiny SD1 UNet (TINY_SD1)", args.size, args.steps, res))
+        row("tiny SD1 UNet (TINY_SD1)", args.size, args.steps,
+            measure(ui, ui.adapters["canny"], args.size, args.steps, args.rounds))
         if not args.no_sd15:
             from standin_models import make_model
 
@@ -105,17 +115,8 @@ def main(argv=None) -> None:
             _save(FullAdapter(1), Path(tmp) / "models/T2I-Adapter/t2iadapter_canny_sd15_full.safetensors", 5)
             ui.models["sd15"] = make_model("sd15")
             ui.use("sd15")
-            res = measure(ui, "t2iadapter_canny_sd15_full", args.sd15_size, args.steps, args.sd15_rounds)
-            rows.append(("SD1.5 UNet architecture (SD15, random)", args.sd15_size, args.steps, res))
-
-    print("| UNet | size | steps | rounds | plain job (CPU ms) | first job: adapter pass included | "
-          "repeat job: cached features | first / plain | repeat / plain | adapter passes in repeat jobs |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for name, size, steps, res in rows:
-        m = res["median"]
-        print(f"| {name} | {size}² | {steps} | {res['rounds']} | {m['plain']:.0f} | {m['first']:.0f} | "
-              f"{m['repeat']:.0f} | {m['first'] / m['plain']:.3f}× | {m['repeat'] / m['plain']:.3f}× | "
-              f"{res['repeat_passes']} |")
+            row("SD1.5 UNet architecture (SD15, random)", args.sd15_size, args.steps,
+                measure(ui, "t2iadapter_canny_sd15_full", args.sd15_size, args.steps, args.sd15_rounds))
 
 
 if __name__ == "__main__":

@@ -153,3 +153,20 @@ def test_n_iter_two_batches_each_guided_and_clean_afterwards(webui):
     assert len(out.images) == 3  # grid + 2
     assert max_diff(out, plain) > 8
     assert unet_hook_count(webui.unet) == 0
+
+
+def _script_module(webui):
+    return next(d.module for d in webui.scripts.scripts_data if d.path.endswith("t2i_adapter.py"))
+
+
+def test_repeat_job_reuses_cached_features_without_an_adapter_pass(webui):
+    cache = _script_module(webui).FEATURES
+    img = shapes(seed=42)
+    first = webui.txt2img([unit(webui, image=img)])
+    passes = cache.passes
+    again = webui.txt2img([unit(webui, image=img)])
+    assert cache.passes == passes  # no adapter pass at all
+    assert np.array_equal(pixels(first), pixels(again))
+    other = shapes(seed=43)
+    webui.txt2img([unit(webui, image=other)])
+    assert cache.passes == passes + 1  # a new condition image is a new pass
