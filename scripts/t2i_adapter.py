@@ -12,8 +12,9 @@ disabled defaults. Unit fields (``t2i_ext/unit_args.py``; ControlNet names): ena
 image (base64 with/without ``data:``, ``{"image", "mask"}``, numpy/PIL, or a list: one per batch image), weight
 [0, 2], guidance_start, guidance_end, resize_mode (names or 0/1/2), processor_res, threshold_a, threshold_b
 (-1 = annotator default; mapped to the annotator's ``resolution`` and its first two numeric parameters),
-control_mode (names or 0/1/2), pixel_perfect, low_vram; plus annotator_params (any parameter by name) and
-batch_folder (img2img batch tab).
+control_mode (names or 0/1/2), pixel_perfect, low_vram, hr_option (Both / Low res only / High res only),
+inpaint_crop_input_image (default true); plus annotator_params (any parameter by name) and batch_folder (img2img
+batch tab). ControlNet's ``mask``/``mask_image``/``save_detected_map`` are accepted when well-typed and ignored.
 
 Hooks:
 - ``before_process``: removes hooks a previous job may have left (belt and braces; see below).
@@ -436,7 +437,8 @@ def images_for(p: Any, plan: UnitPlan, width: int, height: int) -> list[np.ndarr
         )
     if len(images) > 1 and all(im is images[0] for im in images):
         images = images[:1]
-    if is_img2img and plan.kind != "style" and (from_init or getattr(p, "paste_to", None)):
+    crop = getattr(p, "paste_to", None) and (from_init or args.inpaint_crop_input_image)
+    if is_img2img and plan.kind != "style" and (from_init or crop):
         # "only masked": the condition is cropped with the WebUI's own region (p.paste_to, from
         # masking.get_crop_region_v2 + expand_crop_region in p.init) before the annotator sees it
         mode = None if from_init else args.resize_mode
@@ -446,7 +448,8 @@ def images_for(p: Any, plan: UnitPlan, width: int, height: int) -> list[np.ndarr
 
 def install(p: Any, job: Job, x: torch.Tensor, c: Any) -> None:
     height, width = int(x.shape[-2]) * 8, int(x.shape[-1]) * 8
-    units = job.units(width, height, lambda plan: images_for(p, plan, width, height))
+    hires = bool(getattr(p, "is_hr_pass", False)) if getattr(p, "enable_hr", False) else None
+    units = job.units(width, height, lambda plan: images_for(p, plan, width, height), hires=hires)
     batch = len(getattr(c, "batch", None) or [None] * x.shape[0])
     repeats = [len(b) for b in c.batch] if hasattr(c, "batch") else None
     job.tracker = CfgRowTracker(batch, repeats)

@@ -184,13 +184,22 @@ class Job:
         return self.cache.get_or_compute(self._key(plan, images, width, height), compute)
 
     def units(
-        self, width: int, height: int, images_for: Callable[[UnitPlan], Sequence[np.ndarray]]
+        self,
+        width: int,
+        height: int,
+        images_for: Callable[[UnitPlan], Sequence[np.ndarray]],
+        hires: bool | None = None,
     ) -> list[AdapterUnit]:
-        """AdapterUnits for a pass at ``width×height``; ``images_for(plan)`` gives each unit's source images."""
+        """AdapterUnits for a pass at ``width×height``; ``images_for(plan)`` gives each unit's source images.
+
+        ``hires`` says which pass of a hires-fix job this is (None: not a hires-fix job); units whose ``hr_option``
+        excludes that pass are left out.
+        """
+        skip = {True: "Low res only", False: "High res only"}.get(hires) if hires is not None else None
         fuser = next((p for p in self.plans if p.kind == "fuser"), None)
         units, fused = [], []
         for plan in self.plans:
-            if plan.kind == "fuser":
+            if plan.kind == "fuser" or plan.args.hr_option == skip:
                 continue
             feats = self.features(plan, images_for(plan), width, height)
             a = plan.args

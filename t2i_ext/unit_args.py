@@ -82,6 +82,12 @@ MODULE_ALIASES = {
 #: older ControlNet field names accepted for the same field
 FIELD_ALIASES = {"input_image": "image", "lowvram": "low_vram", "processor_resolution": "processor_res"}
 
+#: ControlNet fields that ported clients send (webuiapi's ``ControlNetUnit.to_dict()``) and that mean nothing for an
+#: adapter: accepted when well-typed, then dropped
+IGNORED_FIELDS = {"mask": "image", "mask_image": "image", "save_detected_map": "bool"}
+
+HR_OPTIONS = ("Both", "Low res only", "High res only")
+
 WEIGHT_RANGE = (0.0, 2.0)
 PROCESSOR_RES_RANGE = (0, 2048)
 
@@ -118,6 +124,8 @@ class UnitArgs:
     low_vram: bool = False
     annotator_params: dict = field(default_factory=dict)
     batch_folder: str = ""
+    hr_option: str = "Both"  # which hires-fix passes the unit guides
+    inpaint_crop_input_image: bool = True  # "only masked" inpainting: crop the condition like the image
 
     # -- parsing ---------------------------------------------------------------------------------------------
     @classmethod
@@ -140,6 +148,12 @@ class UnitArgs:
         values: dict[str, Any] = {}
         for raw_key, raw in value.items():
             key = FIELD_ALIASES.get(raw_key, raw_key)
+            if key in IGNORED_FIELDS:
+                try:
+                    _parse_image(raw) if IGNORED_FIELDS[key] == "image" else _parse_bool(raw)
+                except ValueError as e:
+                    raise UnitArgsError(f"{e} (this ControlNet field is accepted and ignored)", key, unit) from None
+                continue
             if key not in names:
                 close = difflib.get_close_matches(str(raw_key), sorted(names), n=1)
                 hint = f"did you mean '{close[0]}'? " if close else ""
@@ -203,6 +217,10 @@ class UnitArgs:
             items.pop("batch_folder")
         if not items["annotator_params"]:
             items.pop("annotator_params")
+        if items["hr_option"] == "Both":
+            items.pop("hr_option")
+        if items["inpaint_crop_input_image"]:
+            items.pop("inpaint_crop_input_image")
         parts = []
         for key, value in items.items():
             if isinstance(value, dict):
@@ -426,6 +444,16 @@ def _to_rgb_uint8(arr: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
+def _parse_hr_option(value: Any) -> str:
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and 0 <= value < len(HR_OPTIONS):
+        return HR_OPTIONS[int(value)]
+    if isinstance(value, str):
+        for option in HR_OPTIONS:
+            if value.strip().lower() == option.lower():
+                return option
+    raise ValueError(f"must be one of {list(HR_OPTIONS)} or 0/1/2, got {_kind(value)}")
+
+
 _PARSERS = {
     "enabled": _parse_bool,
     "model": _parse_model,
@@ -443,6 +471,8 @@ _PARSERS = {
     "low_vram": _parse_bool,
     "annotator_params": _parse_annotator_params,
     "batch_folder": lambda v: "" if v is None else _parse_str(v),
+    "hr_option": _parse_hr_option,
+    "inpaint_crop_input_image": _parse_bool,
 }
 
 

@@ -156,3 +156,13 @@ def test_a_fuser_unit_fuses_the_other_units_into_one():
     unnamed.model_name = "my_adapter"
     with pytest.raises(UnitArgsError, match="CoAdapter condition"):
         Job([unnamed, fuser_plan], annotate=None, cache=FeatureCache()).units(64, 64, lambda q: q.images)
+
+
+def test_hr_option_picks_the_passes_a_unit_guides():
+    adapter = tiny_adapter()
+    low, high = plan(adapter, IMAGE, hr_option="Low res only"), plan(adapter, IMAGE, hr_option="High res only")
+    both = plan(adapter, IMAGE)
+    job = Job([low, high, both], annotate=None, cache=FeatureCache())
+    assert len(job.units(64, 64, lambda p: p.images, hires=False)) == 2
+    assert len(job.units(128, 128, lambda p: p.images, hires=True)) == 2
+    assert len(job.units(64, 64, lambda p: p.images)) == 3

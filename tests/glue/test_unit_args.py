@@ -185,3 +185,40 @@ def test_thresholds_map_onto_the_first_two_numeric_params():
     assert annotator_values(UnitArgs.parse({"module": "canny"}), params) == {}
     with pytest.raises(UnitArgsError, match="field 'annotator_params'.*no parameter 'sigma'"):
         annotator_values(UnitArgs.parse({"annotator_params": {"sigma": 1}}), params)
+
+
+def test_controlnet_client_fields_are_accepted():
+    """webuiapi's ControlNetUnit.to_dict() sends mask and hr_option; a ported dict must parse unchanged."""
+    cn = {
+        "image": "",
+        "mask": None,
+        "module": "none",
+        "model": "m",
+        "weight": 1.0,
+        "resize_mode": "Resize and Fill",
+        "low_vram": False,
+        "processor_res": 512,
+        "threshold_a": 64,
+        "threshold_b": 64,
+        "guidance_start": 0.0,
+        "guidance_end": 1.0,
+        "control_mode": "ControlNet is more important",
+        "pixel_perfect": False,
+        "hr_option": "Both",
+        "enabled": True,
+        "save_detected_map": True,
+    }
+    args = UnitArgs.parse(cn)
+    assert args.control_mode is ControlMode.ADAPTER and args.hr_option == "Both"
+    assert UnitArgs.parse({"hr_option": 2}).hr_option == "High res only"
+    with pytest.raises(UnitArgsError, match="field 'hr_option'"):
+        UnitArgs.parse({"hr_option": "Sometimes"})
+    with pytest.raises(UnitArgsError, match="field 'mask'.*accepted and ignored"):
+        UnitArgs.parse({"mask": "%%%"})
+
+
+def test_non_default_hr_option_and_crop_flag_round_trip_through_infotext():
+    args = UnitArgs.parse({"model": "m", "hr_option": "Low res only", "inpaint_crop_input_image": False})
+    assert "hr_option: Low res only" in args.to_infotext()
+    assert UnitArgs.from_infotext(args.to_infotext()).to_dict(False) == args.to_dict(False)
+    assert "hr_option" not in UnitArgs.parse({"model": "m"}).to_infotext()
