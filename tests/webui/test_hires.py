@@ -38,3 +38,27 @@ def test_hires_guidance_window_applies_per_pass(webui):
     file = webui.data_dir / "models/T2I-Adapter" / (webui.adapters["canny"] + ".safetensors")
     assert_calls_match(webui.unet, second,
                        [t2i_ext.AdapterUnit(features=features_for(file, [cond]), start=0.0, end=0.5)], [0])
+
+
+def _hires_calls(webui, **fields):
+    cond = shapes(128, seed=7)
+    with UNetRecorder(webui.unet) as rec:
+        webui.txt2img([{"enabled": True, "model": webui.adapters["canny"], "module": "none", "image": cond,
+                        **fields}], enable_hr=True, hr_scale=2.0, hr_second_pass_steps=3)
+    first = [c for c in rec.calls if c.x.shape[-1] == 8]
+    second = [c for c in rec.calls if c.x.shape[-1] == 16]
+    return cond, first, second
+
+
+def test_hr_option_low_res_only_leaves_the_second_pass_plain(webui):
+    _, first, second = _hires_calls(webui, hr_option="Low res only")
+    assert_calls_match(webui.unet, second, [], [0])  # no unit: the plain UNet's output for those very inputs
+    with np.testing.assert_raises(AssertionError):
+        assert_calls_match(webui.unet, first, [], [0])
+
+
+def test_hr_option_high_res_only_leaves_the_first_pass_plain(webui):
+    cond, first, second = _hires_calls(webui, hr_option="High res only")
+    assert_calls_match(webui.unet, first, [], [0])
+    file = webui.data_dir / "models/T2I-Adapter" / (webui.adapters["canny"] + ".safetensors")
+    assert_calls_match(webui.unet, second, [t2i_ext.AdapterUnit(features=features_for(file, [cond]))], [0])

@@ -97,3 +97,16 @@ def test_inpainting_whole_picture_uses_the_full_condition(webui):
     assert rec.p.paste_to is None
     assert_calls_match(webui.unet, rec.calls,
                        [t2i_ext.AdapterUnit(features=features_for(adapter_file(webui), [cond]))], [0])
+
+
+def test_only_masked_with_crop_off_uses_the_whole_condition(webui):
+    cond = shapes(64, seed=8)  # already at the processing size: no resize involved
+    init = np.full((128, 128, 3), 90, np.uint8)
+    mask = np.zeros((128, 128), np.uint8)
+    mask[32:96, 64:128] = 255
+    with UNetRecorder(webui.unet) as rec:
+        webui.img2img([Image.fromarray(init)], [unit(webui, image=cond, inpaint_crop_input_image=False)],
+                      mask=Image.fromarray(mask), mask_blur=0, inpaint_full_res=True, inpainting_fill=1)
+    assert rec.p.paste_to == (64, 32, 64, 64)
+    assert_calls_match(webui.unet, rec.calls,
+                       [t2i_ext.AdapterUnit(features=features_for(adapter_file(webui), [cond]))], [0])
