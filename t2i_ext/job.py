@@ -214,28 +214,17 @@ class Job:
                     )
                 fused.append((name, feats, a.weight))
                 continue
-            base = getattr(plan.adapter, "base", None)
-            if isinstance(feats, torch.Tensor):
-                units.append(
-                    AdapterUnit(
-                        tokens=feats,
-                        weight=a.weight,
-                        start=a.guidance_start,
-                        end=a.guidance_end,
-                        control_mode=a.control_mode,
-                    )
+            # AdapterUnit takes either output: 4 feature maps, or a style adapter's token tensor
+            units.append(
+                AdapterUnit(
+                    features=feats,
+                    weight=a.weight,
+                    start=a.guidance_start,
+                    end=a.guidance_end,
+                    control_mode=a.control_mode,
+                    base=getattr(plan.adapter, "base", None),
                 )
-            else:
-                units.append(
-                    AdapterUnit(
-                        features=feats,
-                        weight=a.weight,
-                        start=a.guidance_start,
-                        end=a.guidance_end,
-                        control_mode=a.control_mode,
-                        base=base,
-                    )
-                )
+            )
         if fuser is not None and fused:
             fa = fuser.args
             fuser.adapter.to(self.device)
