@@ -40,8 +40,8 @@ def _cpu_ms(fn) -> float:
 
 def _condition(size: int) -> np.ndarray:
     img = np.zeros((size, size, 3), np.uint8)
-    img[size // 4: 3 * size // 4, size // 4: 3 * size // 4] = 255
-    img[size // 4 + 4: 3 * size // 4 - 4, size // 4 + 4: 3 * size // 4 - 4] = 0
+    img[size // 4 : 3 * size // 4, size // 4 : 3 * size // 4] = 255
+    img[size // 4 + 4 : 3 * size // 4 - 4, size // 4 + 4 : 3 * size // 4 - 4] = 0
     return img
 
 
@@ -76,8 +76,12 @@ def measure(ui, model: str, size: int, steps: int, rounds: int) -> dict:
         times["repeat"].append(_cpu_ms(repeat))
         repeat_passes += module.FEATURES.passes - before
     med = {k: statistics.median(v) for k, v in times.items()}
-    return {"median": med, "repeat_passes": repeat_passes, "first_passes": module.FEATURES.passes - passes_before
-            - repeat_passes, "rounds": rounds}
+    return {
+        "median": med,
+        "repeat_passes": repeat_passes,
+        "first_passes": module.FEATURES.passes - passes_before - repeat_passes,
+        "rounds": rounds,
+    }
 
 
 def main(argv=None) -> None:
@@ -97,16 +101,25 @@ def main(argv=None) -> None:
 
     def row(name, size, steps, res):
         m = res["median"]
-        print(f"| {name} | {size}² | {steps} | {res['rounds']} | {m['plain']:.0f} | {m['first']:.0f} | "
-              f"{m['repeat']:.0f} | {m['first'] / m['plain']:.3f}× | {m['repeat'] / m['plain']:.3f}× | "
-              f"{res['repeat_passes']} |", flush=True)
+        print(
+            f"| {name} | {size}² | {steps} | {res['rounds']} | {m['plain']:.0f} | {m['first']:.0f} | "
+            f"{m['repeat']:.0f} | {m['first'] / m['plain']:.3f}× | {m['repeat'] / m['plain']:.3f}× | "
+            f"{res['repeat_passes']} |",
+            flush=True,
+        )
 
-    print("| UNet | size | steps | rounds | plain job (CPU ms) | first job: adapter pass included | "
-          "repeat job: cached features | first / plain | repeat / plain | adapter passes in repeat jobs |")
+    print(
+        "| UNet | size | steps | rounds | plain job (CPU ms) | first job: adapter pass included | "
+        "repeat job: cached features | first / plain | repeat / plain | adapter passes in repeat jobs |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|", flush=True)
     with tempfile.TemporaryDirectory() as tmp, standin_session(Path(tmp), families=("sd1",)) as ui:
-        row("tiny SD1 UNet (TINY_SD1)", args.size, args.steps,
-            measure(ui, ui.adapters["canny"], args.size, args.steps, args.rounds))
+        row(
+            "tiny SD1 UNet (TINY_SD1)",
+            args.size,
+            args.steps,
+            measure(ui, ui.adapters["canny"], args.size, args.steps, args.rounds),
+        )
         if not args.no_sd15:
             from standin_models import make_model
 
@@ -115,8 +128,12 @@ def main(argv=None) -> None:
             _save(FullAdapter(1), Path(tmp) / "models/T2I-Adapter/t2iadapter_canny_sd15_full.safetensors", 5)
             ui.models["sd15"] = make_model("sd15")
             ui.use("sd15")
-            row("SD1.5 UNet architecture (SD15, random)", args.sd15_size, args.steps,
-                measure(ui, "t2iadapter_canny_sd15_full", args.sd15_size, args.steps, args.sd15_rounds))
+            row(
+                "SD1.5 UNet architecture (SD15, random)",
+                args.sd15_size,
+                args.steps,
+                measure(ui, "t2iadapter_canny_sd15_full", args.sd15_size, args.steps, args.sd15_rounds),
+            )
 
 
 if __name__ == "__main__":

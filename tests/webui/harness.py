@@ -38,7 +38,6 @@ def unet_hook_count(unet: torch.nn.Module) -> int:
 class StandinWebUI:
     def __init__(self, families=("sd1", "sd2", "sdxl")):
         import gradio as gr
-
         from modules import api as _api_pkg  # noqa: F401
         from modules import script_callbacks, scripts, shared
         from standin_models import make_model
@@ -92,7 +91,7 @@ class StandinWebUI:
             script = self.script(is_img2img)
             width = script.args_to - script.args_from
             assert len(units) <= width, f"the panel has {width} units"
-            values[script.args_from:script.args_from + len(units)] = list(units)
+            values[script.args_from : script.args_from + len(units)] = list(units)
         return values
 
     def _run(self, p, args, prepare=None):
@@ -117,12 +116,22 @@ class StandinWebUI:
         """modules/img2img.py process_batch ("From directory"): ONE ``p`` for all files; per file
         ``images.read`` (Image.open + fix_image's exif_transpose) then ``ImageOps.exif_transpose`` again,
         ``p.init_images = [img] * batch_size``, then ``scripts.run`` or ``process_images(p)``."""
+        from modules import processing
         from PIL import Image, ImageOps
 
-        from modules import processing
-
-        params = dict(prompt="a house by a lake", negative_prompt="blurry", seed=1234, steps=6, cfg_scale=7.0,
-                      width=64, height=64, sampler_name="Euler", batch_size=1, n_iter=1, denoising_strength=0.75)
+        params = dict(
+            prompt="a house by a lake",
+            negative_prompt="blurry",
+            seed=1234,
+            steps=6,
+            cfg_scale=7.0,
+            width=64,
+            height=64,
+            sampler_name="Euler",
+            batch_size=1,
+            n_iter=1,
+            denoising_strength=0.75,
+        )
         params.update(kwargs)
         p = processing.StableDiffusionProcessingImg2Img(sd_model=self.shared.sd_model, init_images=[None], **params)
         p.scripts = self.runner(True)
@@ -149,8 +158,18 @@ class StandinWebUI:
     def txt2img(self, units=None, *, script_args=None, prepare=None, **kwargs):
         from modules import processing
 
-        params = dict(prompt="a house by a lake", negative_prompt="blurry", seed=1234, steps=6, cfg_scale=7.0,
-                      width=64, height=64, sampler_name="Euler", batch_size=1, n_iter=1)
+        params = dict(
+            prompt="a house by a lake",
+            negative_prompt="blurry",
+            seed=1234,
+            steps=6,
+            cfg_scale=7.0,
+            width=64,
+            height=64,
+            sampler_name="Euler",
+            batch_size=1,
+            n_iter=1,
+        )
         params.update(kwargs)
         # modules/txt2img.py: denoising_strength only with hires fix
         params.setdefault("denoising_strength", 0.7 if params.get("enable_hr") else None)
@@ -160,11 +179,23 @@ class StandinWebUI:
     def img2img(self, init_images, units=None, *, script_args=None, **kwargs):
         from modules import processing
 
-        params = dict(prompt="a house by a lake", negative_prompt="blurry", seed=1234, steps=6, cfg_scale=7.0,
-                      width=64, height=64, sampler_name="Euler", batch_size=1, n_iter=1, denoising_strength=0.75)
+        params = dict(
+            prompt="a house by a lake",
+            negative_prompt="blurry",
+            seed=1234,
+            steps=6,
+            cfg_scale=7.0,
+            width=64,
+            height=64,
+            sampler_name="Euler",
+            batch_size=1,
+            n_iter=1,
+            denoising_strength=0.75,
+        )
         params.update(kwargs)
-        p = processing.StableDiffusionProcessingImg2Img(sd_model=self.shared.sd_model, init_images=init_images,
-                                                        **params)
+        p = processing.StableDiffusionProcessingImg2Img(
+            sd_model=self.shared.sd_model, init_images=init_images, **params
+        )
         return self._run(p, script_args if script_args is not None else self.ui_args(True, units))
 
     # -- API --------------------------------------------------------------------------------------------------------
@@ -174,7 +205,6 @@ class StandinWebUI:
             from threading import Lock
 
             from fastapi import FastAPI
-
             from modules.api.api import Api
 
             self.app = FastAPI()
@@ -248,4 +278,3 @@ def standin_session(data_dir: Path, families=("sd1", "sd2", "sdxl")):
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-

@@ -12,8 +12,8 @@ def shapes(size: int = 64, seed: int = 0) -> np.ndarray:
     for _ in range(3):
         x0, y0 = rng.integers(0, size // 2, 2)
         w, h = rng.integers(size // 8, size // 2, 2)
-        img[y0:y0 + h, x0:x0 + w] = 255
-        img[y0 + 2:y0 + h - 2, x0 + 2:x0 + w - 2] = 0
+        img[y0 : y0 + h, x0 : x0 + w] = 255
+        img[y0 + 2 : y0 + h - 2, x0 + 2 : x0 + w - 2] = 0
     idx = np.arange(size)
     img[idx, idx] = 255
     return img

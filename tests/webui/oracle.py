@@ -51,15 +51,24 @@ class UNetRecorder:
 
         def on_denoiser(params):
             cond, uncond = params.text_cond, params.text_uncond
-            self._state.update(step=params.sampling_step, total=params.total_sampling_steps,
-                               cond=_text(cond), uncond=_text(uncond))
+            self._state.update(
+                step=params.sampling_step, total=params.total_sampling_steps, cond=_text(cond), uncond=_text(uncond)
+            )
             self.p = params.denoiser.p
 
         def hook(module, args, kwargs, output):
             s = self._state
-            self.calls.append(Call(tuple(a.clone() if isinstance(a, torch.Tensor) else a for a in args),
-                                   {k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in kwargs.items()},
-                                   output.clone(), s["step"], s["total"], s["cond"], s["uncond"]))
+            self.calls.append(
+                Call(
+                    tuple(a.clone() if isinstance(a, torch.Tensor) else a for a in args),
+                    {k: v.clone() if isinstance(v, torch.Tensor) else v for k, v in kwargs.items()},
+                    output.clone(),
+                    s["step"],
+                    s["total"],
+                    s["cond"],
+                    s["uncond"],
+                )
+            )
 
         self._callback = on_denoiser
         script_callbacks.on_cfg_denoiser(on_denoiser, name="test_oracle")
@@ -123,6 +132,8 @@ def assert_calls_match(unet, calls: list[Call], units, cond_images, atol=1e-5) -
     for i, call in enumerate(calls):
         want = expected_output(unet, call, units, cond_images)
         err = (want - call.output).abs().max().item()
-        assert err <= atol, (f"UNet call {i} (step {call.step}/{call.total}, {call.x.shape[0]} rows) differs from "
-                             f"the oracle by {err:.3g}")
+        assert err <= atol, (
+            f"UNet call {i} (step {call.step}/{call.total}, {call.x.shape[0]} rows) differs from "
+            f"the oracle by {err:.3g}"
+        )
     return len(calls)

@@ -18,8 +18,16 @@ from .images import pixels, shapes
 pytest.importorskip("fastapi", reason="the API tests need fastapi (the WebUI ships fastapi==0.94.0)")
 pytest.importorskip("httpx", reason="fastapi's TestClient needs httpx")
 
-JOB = dict(prompt="a house by a lake", negative_prompt="blurry", seed=1234, steps=6, cfg_scale=7.0, width=64,
-           height=64, sampler_name="Euler")
+JOB = dict(
+    prompt="a house by a lake",
+    negative_prompt="blurry",
+    seed=1234,
+    steps=6,
+    cfg_scale=7.0,
+    width=64,
+    height=64,
+    sampler_name="Euler",
+)
 
 
 def b64(array: np.ndarray, prefix: bool = False) -> str:
@@ -54,8 +62,9 @@ def api_unit(webui, **fields):
 def test_txt2img_with_a_unit_equals_the_same_job_from_the_panel(webui, client):
     r = post(client, [api_unit(webui, weight=0.9)])
     assert r.status_code == 200, r.text
-    ui = webui.txt2img([{"enabled": True, "model": webui.adapters["canny"], "module": "none", "image": shapes(),
-                         "weight": 0.9}])
+    ui = webui.txt2img(
+        [{"enabled": True, "model": webui.adapters["canny"], "module": "none", "image": shapes(), "weight": 0.9}]
+    )
     assert np.array_equal(decode(r.json()["images"][0]), pixels(ui))
     plain = post(client, None)
     assert not np.array_equal(decode(plain.json()["images"][0]), decode(r.json()["images"][0]))
@@ -72,11 +81,27 @@ def test_base64_with_and_without_data_prefix_give_the_same_image(webui, client):
 
 def test_omitted_fields_take_their_defaults(webui, client):
     short = post(client, [{"model": webui.adapters["canny"], "image": b64(shapes())}])
-    full = post(client, [{"enabled": True, "model": webui.adapters["canny"], "module": "none",
-                          "image": b64(shapes()), "weight": 1.0, "guidance_start": 0.0, "guidance_end": 1.0,
-                          "resize_mode": "Crop and Resize", "processor_res": -1, "threshold_a": -1,
-                          "threshold_b": -1, "control_mode": "Balanced", "pixel_perfect": False,
-                          "low_vram": False}])
+    full = post(
+        client,
+        [
+            {
+                "enabled": True,
+                "model": webui.adapters["canny"],
+                "module": "none",
+                "image": b64(shapes()),
+                "weight": 1.0,
+                "guidance_start": 0.0,
+                "guidance_end": 1.0,
+                "resize_mode": "Crop and Resize",
+                "processor_res": -1,
+                "threshold_a": -1,
+                "threshold_b": -1,
+                "control_mode": "Balanced",
+                "pixel_perfect": False,
+                "low_vram": False,
+            }
+        ],
+    )
     assert short.status_code == full.status_code == 200, short.text
     assert np.array_equal(decode(short.json()["images"][0]), decode(full.json()["images"][0]))
 
@@ -133,11 +158,15 @@ def test_wrong_family_adapter_answers_4xx_naming_the_model(webui, client):
 
 def test_img2img_unit_without_image_uses_the_init_image(webui, client):
     init = shapes(seed=3)
-    r = post(client, [{"model": webui.adapters["canny"], "module": "none"}], route="img2img",
-             init_images=[b64(init)], denoising_strength=0.75)
+    r = post(
+        client,
+        [{"model": webui.adapters["canny"], "module": "none"}],
+        route="img2img",
+        init_images=[b64(init)],
+        denoising_strength=0.75,
+    )
     assert r.status_code == 200, r.text
-    ui = webui.img2img([Image.fromarray(init)], [{"enabled": True, "model": webui.adapters["canny"],
-                                                  "module": "none"}])
+    ui = webui.img2img([Image.fromarray(init)], [{"enabled": True, "model": webui.adapters["canny"], "module": "none"}])
     assert np.array_equal(decode(r.json()["images"][0]), pixels(ui))
 
 
@@ -145,9 +174,17 @@ def test_img2img_inpaint_only_masked_through_the_api(webui, client):
     init = np.full((128, 128, 3), 90, np.uint8)
     mask = np.zeros((128, 128, 3), np.uint8)
     mask[32:96, 64:128] = 255
-    r = post(client, [api_unit(webui, image=b64(shapes(128, seed=5)))], route="img2img",
-             init_images=[b64(init, prefix=True)], mask=b64(mask), inpaint_full_res=True, mask_blur=0,
-             inpainting_fill=1, denoising_strength=0.75)
+    r = post(
+        client,
+        [api_unit(webui, image=b64(shapes(128, seed=5)))],
+        route="img2img",
+        init_images=[b64(init, prefix=True)],
+        mask=b64(mask),
+        inpaint_full_res=True,
+        mask_blur=0,
+        inpainting_fill=1,
+        denoising_strength=0.75,
+    )
     assert r.status_code == 200, r.text
     assert decode(r.json()["images"][0]).shape == (128, 128, 3)
 
@@ -172,19 +209,24 @@ def test_routes_version_models_annotators(webui, client):
 
 
 def test_detect_returns_one_map_per_image(webui, client):
-    r = client.post("/t2i-adapter/detect", json={"module": "canny", "images": [b64(shapes()), b64(shapes(seed=2), True)],
-                                                  "threshold_a": 50, "threshold_b": 150})
+    images = [b64(shapes()), b64(shapes(seed=2), True)]
+    r = client.post(
+        "/t2i-adapter/detect", json={"module": "canny", "images": images, "threshold_a": 50, "threshold_b": 150}
+    )
     assert r.status_code == 200, r.text
     maps = [decode(x) for x in r.json()["images"]]
     assert len(maps) == 2 and maps[0].shape[:2] == (64, 64)
     assert maps[0].max() == 255  # edges found
 
 
-@pytest.mark.parametrize("body,field", [
-    ({"module": "no_such_annotator", "images": []}, "module"),
-    ({"module": "canny", "images": ["%%%"]}, "images"),
-    ({"module": "canny", "images": [], "wieght": 1}, "wieght"),
-])
+@pytest.mark.parametrize(
+    "body,field",
+    [
+        ({"module": "no_such_annotator", "images": []}, "module"),
+        ({"module": "canny", "images": ["%%%"]}, "images"),
+        ({"module": "canny", "images": [], "wieght": 1}, "wieght"),
+    ],
+)
 def test_detect_errors_answer_4xx_naming_the_field(webui, client, body, field):
     if body.get("images") == []:
         body = {**body, "images": [b64(shapes())]}
@@ -197,11 +239,24 @@ def test_detect_errors_answer_4xx_naming_the_field(webui, client, body, field):
 def test_unit_dict_from_a_controlnet_client_ports_unchanged(webui, client):
     """The issue's porting promise: a unit as the widely used ``webuiapi`` client's ``ControlNetUnit.to_dict()``
     builds it (ControlNet field names, including ``mask: None`` and ``hr_option``) works under our key."""
-    cn_unit = {"image": b64(shapes()), "mask": None, "module": "none", "model": webui.adapters["canny"],
-               "weight": 1.0, "resize_mode": "Resize and Fill", "low_vram": False, "processor_res": 512,
-               "threshold_a": 64, "threshold_b": 64, "guidance_start": 0.0, "guidance_end": 1.0,
-               "control_mode": "ControlNet is more important", "pixel_perfect": False, "hr_option": "Both",
-               "enabled": True}
+    cn_unit = {
+        "image": b64(shapes()),
+        "mask": None,
+        "module": "none",
+        "model": webui.adapters["canny"],
+        "weight": 1.0,
+        "resize_mode": "Resize and Fill",
+        "low_vram": False,
+        "processor_res": 512,
+        "threshold_a": 64,
+        "threshold_b": 64,
+        "guidance_start": 0.0,
+        "guidance_end": 1.0,
+        "control_mode": "ControlNet is more important",
+        "pixel_perfect": False,
+        "hr_option": "Both",
+        "enabled": True,
+    }
     r = post(client, [cn_unit])
     assert r.status_code == 200, r.text
     ours = post(client, [api_unit(webui, resize_mode="Resize and Fill", control_mode="Adapter is more important")])

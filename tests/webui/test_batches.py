@@ -36,8 +36,9 @@ def test_one_condition_per_image_reaches_that_images_rows(webui, layout):
     a, b = shapes(seed=10), shapes(seed=11)
     with UNetRecorder(webui.unet) as rec:
         webui.txt2img([unit(webui, [a, b])], batch_size=2, prompt=prompts, negative_prompt=NEGATIVES)
-    assert_calls_match(webui.unet, rec.calls, [t2i_ext.AdapterUnit(features=features_for(canny(webui), [a, b]))],
-                       [0, 1])
+    assert_calls_match(
+        webui.unet, rec.calls, [t2i_ext.AdapterUnit(features=features_for(canny(webui), [a, b]))], [0, 1]
+    )
 
 
 def test_each_image_of_a_batch_equals_its_own_single_job(webui):
@@ -54,8 +55,7 @@ def test_one_condition_is_shared_by_every_image(webui):
     a = shapes(seed=10)
     with UNetRecorder(webui.unet) as rec:
         webui.txt2img([unit(webui, a)], batch_size=2, prompt=PROMPTS, negative_prompt=NEGATIVES)
-    assert_calls_match(webui.unet, rec.calls, [t2i_ext.AdapterUnit(features=features_for(canny(webui), [a]))],
-                       [0, 1])
+    assert_calls_match(webui.unet, rec.calls, [t2i_ext.AdapterUnit(features=features_for(canny(webui), [a]))], [0, 1])
 
 
 def test_wrong_number_of_condition_images_is_an_error_before_sampling(webui):
@@ -74,11 +74,14 @@ def test_img2img_batch_tab_takes_condition_images_from_a_folder_by_file_name(web
         Image.fromarray(init).save(inputs / f"{name}.png")
         Image.fromarray(shapes(seed=seed)).save(conds / f"{name}.png")
     with UNetRecorder(webui.unet) as rec:
-        results = webui.img2img_batch(str(inputs), [{"enabled": True, "model": webui.adapters["canny"],
-                                                     "module": "none", "batch_folder": str(conds)}])
+        results = webui.img2img_batch(
+            str(inputs),
+            [{"enabled": True, "model": webui.adapters["canny"], "module": "none", "batch_folder": str(conds)}],
+        )
     assert len(results) == 2
     per_job = len(rec.calls) // 2
     for k, seed in enumerate((20, 21)):
-        calls = rec.calls[k * per_job:(k + 1) * per_job]
-        assert_calls_match(webui.unet, calls,
-                           [t2i_ext.AdapterUnit(features=features_for(canny(webui), [shapes(seed=seed)]))], [0])
+        calls = rec.calls[k * per_job : (k + 1) * per_job]
+        assert_calls_match(
+            webui.unet, calls, [t2i_ext.AdapterUnit(features=features_for(canny(webui), [shapes(seed=seed)]))], [0]
+        )

@@ -29,11 +29,15 @@ def run_and_check(webui, mode="Balanced", cond_images=(0,), units_fields=None, *
     img = shapes()
     with UNetRecorder(webui.unet) as rec:
         out = webui.txt2img([unit(webui, image=img, control_mode=mode, **(units_fields or {}))], **job)
-    core_mode = {"Balanced": "balanced", "My prompt is more important": "prompt",
-                 "Adapter is more important": "adapter"}[mode]
+    core_mode = {
+        "Balanced": "balanced",
+        "My prompt is more important": "prompt",
+        "Adapter is more important": "adapter",
+    }[mode]
     feats = features_for(canny_file(webui), [img])
-    assert_calls_match(webui.unet, rec.calls, [t2i_ext.AdapterUnit(features=feats, control_mode=core_mode)],
-                       list(cond_images))
+    assert_calls_match(
+        webui.unet, rec.calls, [t2i_ext.AdapterUnit(features=feats, control_mode=core_mode)], list(cond_images)
+    )
     return out, rec.calls
 
 

@@ -16,8 +16,12 @@ def test_hires_pass_recomputes_features_at_the_second_pass_size(webui):
     with UNetRecorder(webui.unet) as plain:
         webui.txt2img(enable_hr=True, hr_scale=2.0, hr_second_pass_steps=3)
     with UNetRecorder(webui.unet) as rec:
-        webui.txt2img([{"enabled": True, "model": webui.adapters["canny"], "module": "none", "image": cond}],
-                      enable_hr=True, hr_scale=2.0, hr_second_pass_steps=3)
+        webui.txt2img(
+            [{"enabled": True, "model": webui.adapters["canny"], "module": "none", "image": cond}],
+            enable_hr=True,
+            hr_scale=2.0,
+            hr_second_pass_steps=3,
+        )
     first = [c for c in rec.calls if c.x.shape[-1] == 8]
     second = [c for c in rec.calls if c.x.shape[-1] == 16]
     assert len(first) == 6 and len(second) == 3
@@ -31,20 +35,37 @@ def test_hires_pass_recomputes_features_at_the_second_pass_size(webui):
 def test_hires_guidance_window_applies_per_pass(webui):
     cond = shapes(128, seed=7)
     with UNetRecorder(webui.unet) as rec:
-        webui.txt2img([{"enabled": True, "model": webui.adapters["canny"], "module": "none", "image": cond,
-                        "guidance_start": 0.0, "guidance_end": 0.5}],
-                      enable_hr=True, hr_scale=2.0, hr_second_pass_steps=4)
+        webui.txt2img(
+            [
+                {
+                    "enabled": True,
+                    "model": webui.adapters["canny"],
+                    "module": "none",
+                    "image": cond,
+                    "guidance_start": 0.0,
+                    "guidance_end": 0.5,
+                }
+            ],
+            enable_hr=True,
+            hr_scale=2.0,
+            hr_second_pass_steps=4,
+        )
     second = [c for c in rec.calls if c.x.shape[-1] == 16]
     file = webui.data_dir / "models/T2I-Adapter" / (webui.adapters["canny"] + ".safetensors")
-    assert_calls_match(webui.unet, second,
-                       [t2i_ext.AdapterUnit(features=features_for(file, [cond]), start=0.0, end=0.5)], [0])
+    assert_calls_match(
+        webui.unet, second, [t2i_ext.AdapterUnit(features=features_for(file, [cond]), start=0.0, end=0.5)], [0]
+    )
 
 
 def _hires_calls(webui, **fields):
     cond = shapes(128, seed=7)
     with UNetRecorder(webui.unet) as rec:
-        webui.txt2img([{"enabled": True, "model": webui.adapters["canny"], "module": "none", "image": cond,
-                        **fields}], enable_hr=True, hr_scale=2.0, hr_second_pass_steps=3)
+        webui.txt2img(
+            [{"enabled": True, "model": webui.adapters["canny"], "module": "none", "image": cond, **fields}],
+            enable_hr=True,
+            hr_scale=2.0,
+            hr_second_pass_steps=3,
+        )
     first = [c for c in rec.calls if c.x.shape[-1] == 8]
     second = [c for c in rec.calls if c.x.shape[-1] == 16]
     return cond, first, second

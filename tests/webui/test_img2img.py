@@ -38,16 +38,18 @@ def test_unit_image_wins_over_the_img2img_input(webui):
     init, cond = shapes(seed=3), shapes(seed=4)
     with UNetRecorder(webui.unet) as rec:
         webui.img2img([Image.fromarray(init)], [unit(webui, image=cond)])
-    assert_calls_match(webui.unet, rec.calls,
-                       [t2i_ext.AdapterUnit(features=features_for(adapter_file(webui), [cond]))], [0])
+    assert_calls_match(
+        webui.unet, rec.calls, [t2i_ext.AdapterUnit(features=features_for(adapter_file(webui), [cond]))], [0]
+    )
 
 
 def _inpaint_job(webui, cond, **kwargs):
     init = np.full((128, 128, 3), 90, np.uint8)
     mask = np.zeros((128, 128), np.uint8)
     mask[32:96, 64:128] = 255  # exactly 64x64: the crop needs no resize at 64x64 processing
-    params = dict(mask=Image.fromarray(mask), mask_blur=0, inpaint_full_res=True, inpaint_full_res_padding=0,
-                  inpainting_fill=1)
+    params = dict(
+        mask=Image.fromarray(mask), mask_blur=0, inpaint_full_res=True, inpaint_full_res_padding=0, inpainting_fill=1
+    )
     params.update(kwargs)
     units = [unit(webui, image=cond)] if cond is not None else [unit(webui)]
     with UNetRecorder(webui.unet) as rec:
@@ -60,8 +62,9 @@ def test_only_masked_inpainting_crops_the_condition_with_the_webuis_region(webui
     _, rec = _inpaint_job(webui, cond)
     assert rec.p.paste_to == (64, 32, 64, 64)  # masking.get_crop_region_v2 + expand_crop_region
     crop = np.ascontiguousarray(cond[32:96, 64:128])
-    assert_calls_match(webui.unet, rec.calls,
-                       [t2i_ext.AdapterUnit(features=features_for(adapter_file(webui), [crop]))], [0])
+    assert_calls_match(
+        webui.unet, rec.calls, [t2i_ext.AdapterUnit(features=features_for(adapter_file(webui), [crop]))], [0]
+    )
 
 
 def test_only_masked_condition_outside_the_crop_region_does_not_matter(webui):
@@ -83,8 +86,9 @@ def test_only_masked_condition_outside_the_crop_region_does_not_matter(webui):
 def test_only_masked_without_unit_image_crops_the_init_image(webui):
     _, rec = _inpaint_job(webui, None)
     init_crop = np.full((64, 64, 3), 90, np.uint8)
-    assert_calls_match(webui.unet, rec.calls,
-                       [t2i_ext.AdapterUnit(features=features_for(adapter_file(webui), [init_crop]))], [0])
+    assert_calls_match(
+        webui.unet, rec.calls, [t2i_ext.AdapterUnit(features=features_for(adapter_file(webui), [init_crop]))], [0]
+    )
 
 
 def test_inpainting_whole_picture_uses_the_full_condition(webui):
@@ -95,8 +99,9 @@ def test_inpainting_whole_picture_uses_the_full_condition(webui):
     with UNetRecorder(webui.unet) as rec:
         webui.img2img([init], [unit(webui, image=cond)], mask=Image.fromarray(mask), inpaint_full_res=False)
     assert rec.p.paste_to is None
-    assert_calls_match(webui.unet, rec.calls,
-                       [t2i_ext.AdapterUnit(features=features_for(adapter_file(webui), [cond]))], [0])
+    assert_calls_match(
+        webui.unet, rec.calls, [t2i_ext.AdapterUnit(features=features_for(adapter_file(webui), [cond]))], [0]
+    )
 
 
 def test_only_masked_with_crop_off_uses_the_whole_condition(webui):
@@ -105,8 +110,15 @@ def test_only_masked_with_crop_off_uses_the_whole_condition(webui):
     mask = np.zeros((128, 128), np.uint8)
     mask[32:96, 64:128] = 255
     with UNetRecorder(webui.unet) as rec:
-        webui.img2img([Image.fromarray(init)], [unit(webui, image=cond, inpaint_crop_input_image=False)],
-                      mask=Image.fromarray(mask), mask_blur=0, inpaint_full_res=True, inpainting_fill=1)
+        webui.img2img(
+            [Image.fromarray(init)],
+            [unit(webui, image=cond, inpaint_crop_input_image=False)],
+            mask=Image.fromarray(mask),
+            mask_blur=0,
+            inpaint_full_res=True,
+            inpainting_fill=1,
+        )
     assert rec.p.paste_to == (64, 32, 64, 64)
-    assert_calls_match(webui.unet, rec.calls,
-                       [t2i_ext.AdapterUnit(features=features_for(adapter_file(webui), [cond]))], [0])
+    assert_calls_match(
+        webui.unet, rec.calls, [t2i_ext.AdapterUnit(features=features_for(adapter_file(webui), [cond]))], [0]
+    )

@@ -98,7 +98,7 @@ def test_unknown_model_stops_the_job_before_sampling_with_a_message_naming_the_f
 
 def test_a_failing_job_does_not_affect_the_next_one(webui):
     plain = webui.txt2img()
-    with pytest.raises(Exception):
+    with pytest.raises(Exception, match="weight"):
         webui.txt2img([unit(webui, weight="heavy")])
     assert unet_hook_count(webui.unet) == 0
     assert np.array_equal(pixels(webui.txt2img()), pixels(plain))

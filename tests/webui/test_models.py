@@ -32,9 +32,12 @@ def test_sdxl_job_matches_the_core_injection(webui, mode):
     assert "y" in rec.calls[0].kwargs and "timesteps" in rec.calls[0].kwargs  # sgm call signature
     assert max_diff(plain, out) > 4
     core = "adapter" if mode.startswith("Adapter") else "balanced"
-    assert_calls_match(webui.unet, rec.calls,
-                       [t2i_ext.AdapterUnit(features=features_for(file(webui, "xl_canny"), [img]), control_mode=core)],
-                       [0])
+    assert_calls_match(
+        webui.unet,
+        rec.calls,
+        [t2i_ext.AdapterUnit(features=features_for(file(webui, "xl_canny"), [img]), control_mode=core)],
+        [0],
+    )
     assert unet_hook_count(webui.unet) == 0
 
 
@@ -42,12 +45,18 @@ def test_sdxl_with_empty_negative_prompt_and_long_prompt(webui):
     webui.use("sdxl")
     img = shapes()
     with UNetRecorder(webui.unet) as rec:
-        webui.txt2img([unit(webui.adapters["xl_canny"], img, control_mode="Adapter is more important")],
-                      prompt=" ".join(f"w{i}" for i in range(80)), negative_prompt="")
+        webui.txt2img(
+            [unit(webui.adapters["xl_canny"], img, control_mode="Adapter is more important")],
+            prompt=" ".join(f"w{i}" for i in range(80)),
+            negative_prompt="",
+        )
     assert rec.calls[0].context.shape[1] == 154 and rec.calls[1].context.shape[1] == 77
-    assert_calls_match(webui.unet, rec.calls,
-                       [t2i_ext.AdapterUnit(features=features_for(file(webui, "xl_canny"), [img]),
-                                            control_mode="adapter")], [0])
+    assert_calls_match(
+        webui.unet,
+        rec.calls,
+        [t2i_ext.AdapterUnit(features=features_for(file(webui, "xl_canny"), [img]), control_mode="adapter")],
+        [0],
+    )
 
 
 def test_sd1_adapter_on_sdxl_is_refused_before_sampling(webui):
@@ -75,8 +84,9 @@ def test_sd1_adapter_on_sd2_runs_and_can_be_switched_off(webui):
         out = webui.txt2img([unit(webui.adapters["canny"], img)])
     assert rec.calls[0].context.shape[-1] == 48  # the "SD2" text width
     assert max_diff(plain, out) > 4
-    assert_calls_match(webui.unet, rec.calls,
-                       [t2i_ext.AdapterUnit(features=features_for(file(webui, "canny"), [img]))], [0])
+    assert_calls_match(
+        webui.unet, rec.calls, [t2i_ext.AdapterUnit(features=features_for(file(webui, "canny"), [img]))], [0]
+    )
     shared.opts.t2i_adapter_allow_sd1_on_sd2 = False
     with pytest.raises(Exception, match="SD2|SD1"):
         webui.txt2img([unit(webui.adapters["canny"], img)])

@@ -40,16 +40,15 @@ def test_alwayson_args_shorter_keep_defaults_longer_are_clipped(webui):
     script = webui.script()
     defaults = [0] + [f"default{i}" for i in range(1, script.args_to)]
     args = api.init_script_args(Req, defaults, None, None, runner)
-    assert args[script.args_from:script.args_to] == ["a", "b", "c"]
-    assert args[:script.args_from] == defaults[:script.args_from]
+    assert args[script.args_from : script.args_to] == ["a", "b", "c"]
+    assert args[: script.args_from] == defaults[: script.args_from]
     Req.alwayson_scripts = {"t2i-adapter": {"args": ["only"]}}
     args = api.init_script_args(Req, defaults, None, None, runner)
-    assert args[script.args_from:script.args_to] == ["only", "default5", "default6"]
+    assert args[script.args_from : script.args_to] == ["only", "default5", "default6"]
 
 
 def test_unknown_alwayson_script_is_a_422(webui):
     from fastapi import HTTPException
-
     from modules.api.api import Api
 
     class Req:
@@ -91,8 +90,16 @@ def test_img2img_only_masked_sets_paste_to_and_infotext(webui):
     mask = np.zeros((128, 128), np.uint8)
     mask[32:96, 64:128] = 255
     p = processing.StableDiffusionProcessingImg2Img(
-        init_images=[Image.new("RGB", (128, 128), (90, 90, 90))], mask=Image.fromarray(mask), mask_blur=0,
-        inpaint_full_res=True, width=64, height=64, steps=2, seed=1, prompt="x")
+        init_images=[Image.new("RGB", (128, 128), (90, 90, 90))],
+        mask=Image.fromarray(mask),
+        mask_blur=0,
+        inpaint_full_res=True,
+        width=64,
+        height=64,
+        steps=2,
+        seed=1,
+        prompt="x",
+    )
     p.init(["x"], [1], [1])
     assert p.paste_to == (64, 32, 64, 64)
     assert p.extra_generation_params["Inpaint area"] == "Only masked"

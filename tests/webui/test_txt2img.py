@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import t2i_ext
+
 from .harness import unet_hook_count
 from .images import max_diff, pixels, shapes
 from .oracle import UNetRecorder, assert_calls_match, features_for
-
-import t2i_ext
 
 
 def unit(webui, **fields):
@@ -26,7 +26,8 @@ def test_panel_has_one_state_per_unit_after_the_builtin_scripts(webui):
     for control in script.controls:
         assert type(control).__name__ == "State"
         assert control.value.get("enabled") is False
-    assert webui.runner(True).title_map["t2i-adapter"].args_to - webui.runner(True).title_map["t2i-adapter"].args_from == 3
+    img2img = webui.script(is_img2img=True)
+    assert img2img.args_to - img2img.args_from == 3
 
 
 def test_enabled_unit_changes_the_image(webui):
@@ -70,13 +71,18 @@ def test_every_unet_call_matches_the_core_injection_with_the_true_rows(webui):
 def test_two_units_are_summed(webui):
     a, b = shapes(seed=1), shapes(seed=2)
     with UNetRecorder(webui.unet) as rec:
-        webui.txt2img([unit(webui, image=a, weight=0.6),
-                       unit(webui, image=b, weight=0.4, model=webui.adapters["sketch_rgb"])])
+        webui.txt2img(
+            [unit(webui, image=a, weight=0.6), unit(webui, image=b, weight=0.4, model=webui.adapters["sketch_rgb"])]
+        )
     folder = webui.data_dir / "models/T2I-Adapter"
-    units = [t2i_ext.AdapterUnit(features=features_for(folder / (webui.adapters["canny"] + ".safetensors"), [a]),
-                                 weight=0.6),
-             t2i_ext.AdapterUnit(features=features_for(folder / (webui.adapters["sketch_rgb"] + ".safetensors"), [b]),
-                                 weight=0.4)]
+    units = [
+        t2i_ext.AdapterUnit(
+            features=features_for(folder / (webui.adapters["canny"] + ".safetensors"), [a]), weight=0.6
+        ),
+        t2i_ext.AdapterUnit(
+            features=features_for(folder / (webui.adapters["sketch_rgb"] + ".safetensors"), [b]), weight=0.4
+        ),
+    ]
     assert_calls_match(webui.unet, rec.calls, units, [0])
 
 
@@ -129,8 +135,13 @@ def test_adapter_is_more_important_changes_only_the_cond_rows(webui):
 def test_infotext_records_each_enabled_unit_and_parses_back(webui):
     from modules import infotext_utils
 
-    out = webui.txt2img([unit(webui, weight=0.65, guidance_end=0.8), {"enabled": False},
-                         unit(webui, model=webui.adapters["sketch_rgb"], control_mode="My prompt is more important")])
+    out = webui.txt2img(
+        [
+            unit(webui, weight=0.65, guidance_end=0.8),
+            {"enabled": False},
+            unit(webui, model=webui.adapters["sketch_rgb"], control_mode="My prompt is more important"),
+        ]
+    )
     params = infotext_utils.parse_generation_parameters(out.infotexts[0])
     assert "T2I-Adapter 0" in params and "T2I-Adapter 2" in params and "T2I-Adapter 1" not in params
     assert params["Steps"] == "6"  # the WebUI's own fields still parse around ours

@@ -63,7 +63,7 @@ class FakeTextEncoder(nn.Module):
         ids = [zlib.crc32(w.encode()) % self.table.shape[0] for w in tokenize(prompt)]
         rows = []
         for c in range(chunks):
-            part = ids[c * CHUNK_TOKENS:(c + 1) * CHUNK_TOKENS]
+            part = ids[c * CHUNK_TOKENS : (c + 1) * CHUNK_TOKENS]
             vecs = [self.pad] + [self.table[i] for i in part] + [self.pad] * (CHUNK_ROWS - 1 - len(part))
             rows.append(torch.stack(vecs) + self.positions)
         return torch.cat(rows)
@@ -110,8 +110,7 @@ class OpenAIWrapper(nn.Module):
 
     def forward(self, x, t, c: dict, **kwargs):
         x = torch.cat((x, c.get("concat", torch.Tensor([]).type_as(x))), dim=1)
-        return self.diffusion_model(x, timesteps=t, context=c.get("crossattn", None), y=c.get("vector", None),
-                                    **kwargs)
+        return self.diffusion_model(x, timesteps=t, context=c.get("crossattn", None), y=c.get("vector", None), **kwargs)
 
 
 def sd_alphas_cumprod() -> torch.Tensor:
@@ -131,8 +130,14 @@ class _Base(nn.Module):
         self.register_buffer("alphas_cumprod", sd_alphas_cumprod())
         self.first_stage_model = FakeVAE()
         self.sd_checkpoint_info = SimpleNamespace(
-            name=f"{name}.safetensors", name_for_extra=name, model_name=name, title=f"{name}.safetensors [0123abcd]",
-            filename=f"/models/Stable-diffusion/{name}.safetensors", hash="0123abcd", shorthash="0123abcd")
+            name=f"{name}.safetensors",
+            name_for_extra=name,
+            model_name=name,
+            title=f"{name}.safetensors [0123abcd]",
+            filename=f"/models/Stable-diffusion/{name}.safetensors",
+            hash="0123abcd",
+            shorthash="0123abcd",
+        )
         self.sd_model_hash = "0123abcd"
         self.sd_model_checkpoint = self.sd_checkpoint_info.filename
 

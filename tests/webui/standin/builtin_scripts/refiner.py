@@ -3,7 +3,6 @@
 not start at index 1 of ``script_args``, as in the real WebUI where built-in always-on scripts come first."""
 
 import gradio as gr
-
 from modules import scripts
 
 
@@ -20,8 +19,9 @@ class ScriptRefiner(scripts.Script):
     def ui(self, is_img2img):
         enable_refiner = gr.Checkbox(False, label="Refiner", elem_id=self.elem_id("enable"))
         refiner_checkpoint = gr.Dropdown(["None"], value="None", label="Checkpoint", elem_id=self.elem_id("checkpoint"))
-        refiner_switch_at = gr.Slider(0.01, 1.0, value=0.8, step=0.01, label="Switch at",
-                                      elem_id=self.elem_id("switch_at"))
+        refiner_switch_at = gr.Slider(
+            0.01, 1.0, value=0.8, step=0.01, label="Switch at", elem_id=self.elem_id("switch_at")
+        )
         return enable_refiner, refiner_checkpoint, refiner_switch_at
 
     def setup(self, p, enable_refiner, refiner_checkpoint, refiner_switch_at):

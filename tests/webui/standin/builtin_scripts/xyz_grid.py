@@ -11,8 +11,17 @@ def format_value_add_label(p, opt, x):
 
 
 class AxisOption:
-    def __init__(self, label, type, apply, format_value=format_value_add_label, confirm=None, cost=0.0, choices=None,
-                 prepare=None):
+    def __init__(
+        self,
+        label,
+        type,
+        apply,
+        format_value=format_value_add_label,
+        confirm=None,
+        cost=0.0,
+        choices=None,
+        prepare=None,
+    ):
         self.label = label
         self.type = type
         self.apply = apply

@@ -36,14 +36,18 @@ def resize_image(resize_mode, im, width, height, upscaler_name=None):
         fill_height = height // 2 - src_h // 2
         if fill_height > 0:
             res.paste(resized.resize((width, fill_height), box=(0, 0, width, 0)), box=(0, 0))
-            res.paste(resized.resize((width, fill_height), box=(0, resized.height, width, resized.height)),
-                      box=(0, fill_height + src_h))
+            res.paste(
+                resized.resize((width, fill_height), box=(0, resized.height, width, resized.height)),
+                box=(0, fill_height + src_h),
+            )
     elif ratio > src_ratio:
         fill_width = width // 2 - src_w // 2
         if fill_width > 0:
             res.paste(resized.resize((fill_width, height), box=(0, 0, 0, height)), box=(0, 0))
-            res.paste(resized.resize((fill_width, height), box=(resized.width, 0, resized.width, height)),
-                      box=(fill_width + src_w, 0))
+            res.paste(
+                resized.resize((fill_width, height), box=(resized.width, 0, resized.width, height)),
+                box=(fill_width + src_w, 0),
+            )
     return res
 
 

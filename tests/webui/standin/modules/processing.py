@@ -34,8 +34,18 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-from modules import devices, images, infotext_utils, masking, prompt_parser, rng, scripts, sd_models, sd_samplers
-from modules import shared
+from modules import (
+    devices,
+    images,
+    infotext_utils,
+    masking,
+    prompt_parser,
+    rng,
+    scripts,
+    sd_models,
+    sd_samplers,
+    shared,
+)
 from modules.sd_samplers_common import images_tensor_to_samples, samples_to_images_tensor
 from modules.shared import opts, state
 
@@ -78,7 +88,7 @@ class DecodedSamples(list):
 def decode_latent_batch(model, batch, target_device=None, check_for_nans=False):
     samples = DecodedSamples()
     for i in range(batch.shape[0]):
-        sample = samples_to_images_tensor(batch[i:i + 1], model=model)[0]
+        sample = samples_to_images_tensor(batch[i : i + 1], model=model)[0]
         if target_device is not None:
             sample = sample.to(target_device)
         samples.append(sample)
@@ -205,7 +215,7 @@ class StableDiffusionProcessing:
         self.s_min_uncond = self.s_min_uncond if self.s_min_uncond is not None else opts.s_min_uncond
 
     @property
-    def sd_model(self):
+    def sd_model(self):  # noqa: F811  (processing.py: a dataclass field shadowed by a property, as in the WebUI)
         return shared.sd_model
 
     @sd_model.setter
@@ -275,8 +285,10 @@ class StableDiffusionProcessing:
         else:
             self.all_negative_prompts = [self.negative_prompt] * len(self.all_prompts)
         if len(self.all_prompts) != len(self.all_negative_prompts):
-            raise RuntimeError(f"Received a different number of prompts ({len(self.all_prompts)}) "
-                               f"and negative prompts ({len(self.all_negative_prompts)})")
+            raise RuntimeError(
+                f"Received a different number of prompts ({len(self.all_prompts)}) "
+                f"and negative prompts ({len(self.all_negative_prompts)})"
+            )
         self.main_prompt = self.all_prompts[0]
         self.main_negative_prompt = self.all_negative_prompts[0]
 
@@ -286,16 +298,27 @@ class StableDiffusionProcessing:
 
     def setup_conds(self):
         prompts = prompt_parser.SdConditioning(self.prompts, width=self.width, height=self.height)
-        negative_prompts = prompt_parser.SdConditioning(self.negative_prompts, width=self.width, height=self.height,
-                                                        is_negative_prompt=True)
+        negative_prompts = prompt_parser.SdConditioning(
+            self.negative_prompts, width=self.width, height=self.height, is_negative_prompt=True
+        )
         sampler_config = sd_samplers.find_sampler_config(self.sampler_name)
         total_steps = sampler_config.total_steps(self.steps) if sampler_config else self.steps
         self.step_multiplier = total_steps // self.steps
         self.firstpass_steps = total_steps
-        self.uc = self.get_conds_with_caching(prompt_parser.get_learned_conditioning, negative_prompts, total_steps,
-                                              [self.cached_uc], self.extra_network_data)
-        self.c = self.get_conds_with_caching(prompt_parser.get_multicond_learned_conditioning, prompts, total_steps,
-                                             [self.cached_c], self.extra_network_data)
+        self.uc = self.get_conds_with_caching(
+            prompt_parser.get_learned_conditioning,
+            negative_prompts,
+            total_steps,
+            [self.cached_uc],
+            self.extra_network_data,
+        )
+        self.c = self.get_conds_with_caching(
+            prompt_parser.get_multicond_learned_conditioning,
+            prompts,
+            total_steps,
+            [self.cached_c],
+            self.extra_network_data,
+        )
 
     def get_conds(self):
         return self.c, self.uc
@@ -308,9 +331,21 @@ class StableDiffusionProcessing:
 
 
 class Processed:
-    def __init__(self, p: StableDiffusionProcessing, images_list, seed=-1, info="", subseed=None, all_prompts=None,
-                 all_negative_prompts=None, all_seeds=None, all_subseeds=None, index_of_first_image=0,
-                 infotexts=None, comments=""):
+    def __init__(
+        self,
+        p: StableDiffusionProcessing,
+        images_list,
+        seed=-1,
+        info="",
+        subseed=None,
+        all_prompts=None,
+        all_negative_prompts=None,
+        all_seeds=None,
+        all_subseeds=None,
+        index_of_first_image=0,
+        infotexts=None,
+        comments="",
+    ):
         self.images = images_list
         self.prompt = p.prompt
         self.negative_prompt = p.negative_prompt
@@ -352,12 +387,29 @@ class Processed:
         return json.dumps(obj, default=lambda o: None)
 
     def infotext(self, p: StableDiffusionProcessing, index):
-        return create_infotext(p, self.all_prompts, self.all_seeds, self.all_subseeds, comments=[],
-                               position_in_batch=index % self.batch_size, iteration=index // self.batch_size)
+        return create_infotext(
+            p,
+            self.all_prompts,
+            self.all_seeds,
+            self.all_subseeds,
+            comments=[],
+            position_in_batch=index % self.batch_size,
+            iteration=index // self.batch_size,
+        )
 
 
-def create_infotext(p, all_prompts, all_seeds, all_subseeds, comments=None, iteration=0, position_in_batch=0,
-                    use_main_prompt=False, index=None, all_negative_prompts=None):
+def create_infotext(
+    p,
+    all_prompts,
+    all_seeds,
+    all_subseeds,
+    comments=None,
+    iteration=0,
+    position_in_batch=0,
+    use_main_prompt=False,
+    index=None,
+    all_negative_prompts=None,
+):
     """processing.py create_infotext: prompt, negative prompt, then ``k: quote(v)`` for every non-None parameter,
     with ``**p.extra_generation_params`` after the fixed ones."""
     if index is None:
@@ -378,8 +430,9 @@ def create_infotext(p, all_prompts, all_seeds, all_subseeds, comments=None, iter
         **p.extra_generation_params,
         "Version": "v1.10.1" if opts.add_version_to_infotext else None,
     }
-    text = ", ".join(k if k == v else f"{k}: {infotext_utils.quote(v)}"
-                     for k, v in generation_params.items() if v is not None)
+    text = ", ".join(
+        k if k == v else f"{k}: {infotext_utils.quote(v)}" for k, v in generation_params.items() if v is not None
+    )
     prompt_text = p.main_prompt if use_main_prompt else all_prompts[index]
     neg = p.main_negative_prompt if use_main_prompt else all_negative_prompts[index]
     negative_prompt_text = f"\nNegative prompt: {neg}" if neg else ""
@@ -450,18 +503,22 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
 
             sd_models.reload_model_weights()
 
-            p.prompts = p.all_prompts[n * p.batch_size:(n + 1) * p.batch_size]
-            p.negative_prompts = p.all_negative_prompts[n * p.batch_size:(n + 1) * p.batch_size]
-            p.seeds = p.all_seeds[n * p.batch_size:(n + 1) * p.batch_size]
-            p.subseeds = p.all_subseeds[n * p.batch_size:(n + 1) * p.batch_size]
+            p.prompts = p.all_prompts[n * p.batch_size : (n + 1) * p.batch_size]
+            p.negative_prompts = p.all_negative_prompts[n * p.batch_size : (n + 1) * p.batch_size]
+            p.seeds = p.all_seeds[n * p.batch_size : (n + 1) * p.batch_size]
+            p.subseeds = p.all_subseeds[n * p.batch_size : (n + 1) * p.batch_size]
 
-            p.rng = rng.ImageRNG((opt_C, p.height // opt_f, p.width // opt_f), p.seeds, subseeds=p.subseeds,
-                                 subseed_strength=p.subseed_strength, seed_resize_from_h=p.seed_resize_from_h,
-                                 seed_resize_from_w=p.seed_resize_from_w)
+            p.rng = rng.ImageRNG(
+                (opt_C, p.height // opt_f, p.width // opt_f),
+                p.seeds,
+                subseeds=p.subseeds,
+                subseed_strength=p.subseed_strength,
+                seed_resize_from_h=p.seed_resize_from_h,
+                seed_resize_from_w=p.seed_resize_from_w,
+            )
 
             if p.scripts is not None:
-                p.scripts.before_process_batch(p, batch_number=n, prompts=p.prompts, seeds=p.seeds,
-                                               subseeds=p.subseeds)
+                p.scripts.before_process_batch(p, batch_number=n, prompts=p.prompts, seeds=p.seeds, subseeds=p.subseeds)
             if len(p.prompts) == 0:
                 break
 
@@ -473,8 +530,14 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
             p.setup_conds()
 
             with devices.autocast():
-                samples_ddim = p.sample(conditioning=p.c, unconditional_conditioning=p.uc, seeds=p.seeds,
-                                        subseeds=p.subseeds, subseed_strength=p.subseed_strength, prompts=p.prompts)
+                samples_ddim = p.sample(
+                    conditioning=p.c,
+                    unconditional_conditioning=p.uc,
+                    seeds=p.seeds,
+                    subseeds=p.subseeds,
+                    subseed_strength=p.subseed_strength,
+                    prompts=p.prompts,
+                )
 
             if p.scripts is not None:
                 ps = scripts.PostSampleArgs(samples_ddim)
@@ -484,8 +547,9 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
             if getattr(samples_ddim, "already_decoded", False):
                 x_samples_ddim = samples_ddim
             else:
-                x_samples_ddim = decode_latent_batch(p.sd_model, samples_ddim, target_device=devices.cpu,
-                                                     check_for_nans=True)
+                x_samples_ddim = decode_latent_batch(
+                    p.sd_model, samples_ddim, target_device=devices.cpu, check_for_nans=True
+                )
 
             x_samples_ddim = torch.stack(x_samples_ddim).float()
             x_samples_ddim = torch.clamp((x_samples_ddim + 1.0) / 2.0, min=0.0, max=1.0)
@@ -493,15 +557,22 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
 
             if p.scripts is not None:
                 p.scripts.postprocess_batch(p, x_samples_ddim, batch_number=n)
-                p.prompts = p.all_prompts[n * p.batch_size:(n + 1) * p.batch_size]
-                p.negative_prompts = p.all_negative_prompts[n * p.batch_size:(n + 1) * p.batch_size]
+                p.prompts = p.all_prompts[n * p.batch_size : (n + 1) * p.batch_size]
+                p.negative_prompts = p.all_negative_prompts[n * p.batch_size : (n + 1) * p.batch_size]
                 batch_params = scripts.PostprocessBatchListArgs(list(x_samples_ddim))
                 p.scripts.postprocess_batch_list(p, batch_params, batch_number=n)
                 x_samples_ddim = batch_params.images
 
             def infotext(index=0, use_main_prompt=False):
-                return create_infotext(p, p.prompts, p.seeds, p.subseeds, use_main_prompt=use_main_prompt,
-                                       index=index, all_negative_prompts=p.negative_prompts)
+                return create_infotext(
+                    p,
+                    p.prompts,
+                    p.seeds,
+                    p.subseeds,
+                    use_main_prompt=use_main_prompt,
+                    index=index,
+                    all_negative_prompts=p.negative_prompts,
+                )
 
             for i, x_sample in enumerate(x_samples_ddim):
                 p.batch_index = i
@@ -550,8 +621,15 @@ def process_images_inner(p: StableDiffusionProcessing) -> Processed:
                 index_of_first_image = 1
 
     devices.torch_gc()
-    res = Processed(p, images_list=output_images, seed=p.all_seeds[0], info=infotexts[0] if infotexts else "",
-                    subseed=p.all_subseeds[0], index_of_first_image=index_of_first_image, infotexts=infotexts)
+    res = Processed(
+        p,
+        images_list=output_images,
+        seed=p.all_seeds[0],
+        info=infotexts[0] if infotexts else "",
+        subseed=p.all_subseeds[0],
+        index_of_first_image=index_of_first_image,
+        infotexts=infotexts,
+    )
     if p.scripts is not None:
         p.scripts.postprocess(p, res)
     return res
@@ -643,10 +721,12 @@ class StableDiffusionProcessingTxt2Img(StableDiffusionProcessing):
         self.sampler = sd_samplers.create_sampler(self.sampler_name, self.sd_model)
         x = self.rng.next()
         if self.scripts is not None:
-            self.scripts.process_before_every_sampling(self, x=x, noise=x, c=conditioning,
-                                                       uc=unconditional_conditioning)
-        samples = self.sampler.sample(self, x, conditioning, unconditional_conditioning,
-                                      image_conditioning=self.txt2img_image_conditioning(x))
+            self.scripts.process_before_every_sampling(
+                self, x=x, noise=x, c=conditioning, uc=unconditional_conditioning
+            )
+        samples = self.sampler.sample(
+            self, x, conditioning, unconditional_conditioning, image_conditioning=self.txt2img_image_conditioning(x)
+        )
         del x
         if not self.enable_hr:
             return samples
@@ -662,15 +742,23 @@ class StableDiffusionProcessingTxt2Img(StableDiffusionProcessing):
         target_width = self.hr_upscale_to_x
         target_height = self.hr_upscale_to_y
         self.sampler = sd_samplers.create_sampler(self.hr_sampler_name or self.sampler_name, self.sd_model)
-        samples = torch.nn.functional.interpolate(samples, size=(target_height // opt_f, target_width // opt_f),
-                                                  mode=self.latent_scale_mode["mode"],
-                                                  antialias=self.latent_scale_mode["antialias"])
+        samples = torch.nn.functional.interpolate(
+            samples,
+            size=(target_height // opt_f, target_width // opt_f),
+            mode=self.latent_scale_mode["mode"],
+            antialias=self.latent_scale_mode["antialias"],
+        )
         image_conditioning = self.txt2img_image_conditioning(samples)
         shared.state.nextjob()
-        samples = samples[:, :, self.truncate_y // 2:samples.shape[2] - (self.truncate_y + 1) // 2,
-                          self.truncate_x // 2:samples.shape[3] - (self.truncate_x + 1) // 2]
-        self.rng = rng.ImageRNG(samples.shape[1:], self.seeds, subseeds=self.subseeds,
-                                subseed_strength=self.subseed_strength)
+        samples = samples[
+            :,
+            :,
+            self.truncate_y // 2 : samples.shape[2] - (self.truncate_y + 1) // 2,
+            self.truncate_x // 2 : samples.shape[3] - (self.truncate_x + 1) // 2,
+        ]
+        self.rng = rng.ImageRNG(
+            samples.shape[1:], self.seeds, subseeds=self.subseeds, subseed_strength=self.subseed_strength
+        )
         noise = self.rng.next()
         devices.torch_gc()
         with devices.autocast():
@@ -678,13 +766,18 @@ class StableDiffusionProcessingTxt2Img(StableDiffusionProcessing):
         if self.scripts is not None:
             self.scripts.before_hr(self)
             self.scripts.process_before_every_sampling(self, x=samples, noise=noise, c=self.hr_c, uc=self.hr_uc)
-        samples = self.sampler.sample_img2img(self, samples, noise, self.hr_c, self.hr_uc,
-                                              steps=self.hr_second_pass_steps or self.steps,
-                                              image_conditioning=image_conditioning)
+        samples = self.sampler.sample_img2img(
+            self,
+            samples,
+            noise,
+            self.hr_c,
+            self.hr_uc,
+            steps=self.hr_second_pass_steps or self.steps,
+            image_conditioning=image_conditioning,
+        )
         self.sampler = None
         devices.torch_gc()
-        decoded_samples = decode_latent_batch(self.sd_model, samples, target_device=devices.cpu,
-                                              check_for_nans=True)
+        decoded_samples = decode_latent_batch(self.sd_model, samples, target_device=devices.cpu, check_for_nans=True)
         self.is_hr_pass = False
         return decoded_samples
 
@@ -701,25 +794,41 @@ class StableDiffusionProcessingTxt2Img(StableDiffusionProcessing):
             self.hr_prompt = self.prompt
         if self.hr_negative_prompt == "":
             self.hr_negative_prompt = self.negative_prompt
-        self.all_hr_prompts = (self.hr_prompt if isinstance(self.hr_prompt, list)
-                               else self.batch_size * self.n_iter * [self.hr_prompt])
-        self.all_hr_negative_prompts = (self.hr_negative_prompt if isinstance(self.hr_negative_prompt, list)
-                                        else self.batch_size * self.n_iter * [self.hr_negative_prompt])
+        self.all_hr_prompts = (
+            self.hr_prompt if isinstance(self.hr_prompt, list) else self.batch_size * self.n_iter * [self.hr_prompt]
+        )
+        self.all_hr_negative_prompts = (
+            self.hr_negative_prompt
+            if isinstance(self.hr_negative_prompt, list)
+            else self.batch_size * self.n_iter * [self.hr_negative_prompt]
+        )
 
     def calculate_hr_conds(self):
         if self.hr_c is not None:
             return
-        hr_prompts = prompt_parser.SdConditioning(self.hr_prompts, width=self.hr_upscale_to_x,
-                                                  height=self.hr_upscale_to_y)
-        hr_negative_prompts = prompt_parser.SdConditioning(self.hr_negative_prompts, width=self.hr_upscale_to_x,
-                                                           height=self.hr_upscale_to_y, is_negative_prompt=True)
+        hr_prompts = prompt_parser.SdConditioning(
+            self.hr_prompts, width=self.hr_upscale_to_x, height=self.hr_upscale_to_y
+        )
+        hr_negative_prompts = prompt_parser.SdConditioning(
+            self.hr_negative_prompts, width=self.hr_upscale_to_x, height=self.hr_upscale_to_y, is_negative_prompt=True
+        )
         steps = self.hr_second_pass_steps or self.steps
-        self.hr_uc = self.get_conds_with_caching(prompt_parser.get_learned_conditioning, hr_negative_prompts,
-                                                 self.firstpass_steps, [self.cached_hr_uc, self.cached_uc],
-                                                 self.hr_extra_network_data, steps)
-        self.hr_c = self.get_conds_with_caching(prompt_parser.get_multicond_learned_conditioning, hr_prompts,
-                                                self.firstpass_steps, [self.cached_hr_c, self.cached_c],
-                                                self.hr_extra_network_data, steps)
+        self.hr_uc = self.get_conds_with_caching(
+            prompt_parser.get_learned_conditioning,
+            hr_negative_prompts,
+            self.firstpass_steps,
+            [self.cached_hr_uc, self.cached_uc],
+            self.hr_extra_network_data,
+            steps,
+        )
+        self.hr_c = self.get_conds_with_caching(
+            prompt_parser.get_multicond_learned_conditioning,
+            hr_prompts,
+            self.firstpass_steps,
+            [self.cached_hr_c, self.cached_c],
+            self.hr_extra_network_data,
+            steps,
+        )
 
     def setup_conds(self):
         if self.is_hr_pass:
@@ -738,9 +847,11 @@ class StableDiffusionProcessingTxt2Img(StableDiffusionProcessing):
     def parse_extra_network_prompts(self):
         res = super().parse_extra_network_prompts()
         if self.enable_hr:
-            self.hr_prompts = self.all_hr_prompts[self.iteration * self.batch_size:(self.iteration + 1) * self.batch_size]
+            start, end = self.iteration * self.batch_size, (self.iteration + 1) * self.batch_size
+            self.hr_prompts = self.all_hr_prompts[start:end]
             self.hr_negative_prompts = self.all_hr_negative_prompts[
-                self.iteration * self.batch_size:(self.iteration + 1) * self.batch_size]
+                self.iteration * self.batch_size : (self.iteration + 1) * self.batch_size
+            ]
         return res
 
 
@@ -774,11 +885,12 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
         super().__post_init__()
         self.image_mask = self.mask
         self.mask = None
-        self.initial_noise_multiplier = (opts.initial_noise_multiplier if self.initial_noise_multiplier is None
-                                         else self.initial_noise_multiplier)
+        self.initial_noise_multiplier = (
+            opts.initial_noise_multiplier if self.initial_noise_multiplier is None else self.initial_noise_multiplier
+        )
 
     @property
-    def mask_blur(self):
+    def mask_blur(self):  # noqa: F811  (as in processing.py: field + property)
         if self.mask_blur_x == self.mask_blur_y:
             return self.mask_blur_x
         return None
@@ -813,8 +925,9 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
                 mask = image_mask.convert("L")
                 crop_region = masking.get_crop_region_v2(mask, self.inpaint_full_res_padding)
                 if crop_region:
-                    crop_region = masking.expand_crop_region(crop_region, self.width, self.height, mask.width,
-                                                             mask.height)
+                    crop_region = masking.expand_crop_region(
+                        crop_region, self.width, self.height, mask.width, mask.height
+                    )
                     x1, y1, x2, y2 = crop_region
                     mask = mask.crop(crop_region)
                     image_mask = images.resize_image(2, mask, self.width, self.height)
@@ -843,11 +956,13 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
                 image = images.resize_image(self.resize_mode, image, self.width, self.height)
             if image_mask is not None:
                 if self.mask_for_overlay.size != (image.width, image.height):
-                    self.mask_for_overlay = images.resize_image(self.resize_mode, self.mask_for_overlay,
-                                                                image.width, image.height)
+                    self.mask_for_overlay = images.resize_image(
+                        self.resize_mode, self.mask_for_overlay, image.width, image.height
+                    )
                 image_masked = Image.new("RGBa", (image.width, image.height))
-                image_masked.paste(image.convert("RGBA").convert("RGBa"),
-                                   mask=ImageOps.invert(self.mask_for_overlay.convert("L")))
+                image_masked.paste(
+                    image.convert("RGBA").convert("RGBa"), mask=ImageOps.invert(self.mask_for_overlay.convert("L"))
+                )
                 self.overlay_images.append(image_masked.convert("RGBA"))
             if crop_region is not None:
                 image = image.crop(crop_region)
@@ -882,13 +997,14 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
             self.mask = torch.asarray(1.0 - latmask).to(shared.device).type(devices.dtype)
             self.nmask = torch.asarray(latmask).to(shared.device).type(devices.dtype)
             if self.inpainting_fill == 2:
-                noise = rng.ImageRNG(self.init_latent.shape[1:], all_seeds[0:self.init_latent.shape[0]]).next()
+                noise = rng.ImageRNG(self.init_latent.shape[1:], all_seeds[0 : self.init_latent.shape[0]]).next()
                 self.init_latent = self.init_latent * self.mask + noise * self.nmask
             elif self.inpainting_fill == 3:
                 self.init_latent = self.init_latent * self.mask
 
-        self.image_conditioning = self.img2img_image_conditioning(image * 2 - 1, self.init_latent, image_mask,
-                                                                  self.mask_round)
+        self.image_conditioning = self.img2img_image_conditioning(
+            image * 2 - 1, self.init_latent, image_mask, self.mask_round
+        )
 
     def sample(self, conditioning, unconditional_conditioning, seeds, subseeds, subseed_strength, prompts):
         x = self.rng.next()
@@ -896,10 +1012,17 @@ class StableDiffusionProcessingImg2Img(StableDiffusionProcessing):
             self.extra_generation_params["Noise multiplier"] = self.initial_noise_multiplier
             x *= self.initial_noise_multiplier
         if self.scripts is not None:
-            self.scripts.process_before_every_sampling(self, x=self.init_latent, noise=x, c=conditioning,
-                                                       uc=unconditional_conditioning)
-        samples = self.sampler.sample_img2img(self, self.init_latent, x, conditioning, unconditional_conditioning,
-                                              image_conditioning=self.image_conditioning)
+            self.scripts.process_before_every_sampling(
+                self, x=self.init_latent, noise=x, c=conditioning, uc=unconditional_conditioning
+            )
+        samples = self.sampler.sample_img2img(
+            self,
+            self.init_latent,
+            x,
+            conditioning,
+            unconditional_conditioning,
+            image_conditioning=self.image_conditioning,
+        )
         if self.mask is not None:
             blended_samples = samples * self.nmask + self.init_latent * self.mask
             if self.scripts is not None:

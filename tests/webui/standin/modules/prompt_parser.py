@@ -41,8 +41,9 @@ class DictWithShape(dict):
         return self["crossattn"].shape
 
 
-def get_learned_conditioning(model, prompts: SdConditioning | list[str], steps, hires_steps=None,
-                             use_old_scheduling=False):
+def get_learned_conditioning(
+    model, prompts: SdConditioning | list[str], steps, hires_steps=None, use_old_scheduling=False
+):
     """One schedule entry per prompt (ending at the last step); identical prompts share one encoding."""
     res = []
     cache = {}
@@ -94,8 +95,9 @@ class MulticondLearnedConditioning:
 def get_multicond_learned_conditioning(model, prompts, steps, hires_steps=None, use_old_scheduling=False):
     res_indexes, prompt_flat_list, prompt_indexes = get_multicond_prompt_list(prompts)
     learned = get_learned_conditioning(model, prompt_flat_list, steps, hires_steps, use_old_scheduling)
-    res = [[ComposableScheduledPromptConditioning(learned[i], weight) for i, weight in indexes]
-           for indexes in res_indexes]
+    res = [
+        [ComposableScheduledPromptConditioning(learned[i], weight) for i, weight in indexes] for indexes in res_indexes
+    ]
     return MulticondLearnedConditioning(shape=(len(prompts),), batch=res)
 
 
@@ -109,8 +111,9 @@ def _pick(schedules, current_step):
 def reconstruct_cond_batch(c: list[list[ScheduledPromptConditioning]], current_step):
     param = c[0][0].cond
     if isinstance(param, dict):
-        res = DictWithShape({k: torch.zeros((len(c),) + v.shape, device=v.device, dtype=v.dtype)
-                             for k, v in param.items()})
+        res = DictWithShape(
+            {k: torch.zeros((len(c),) + v.shape, device=v.device, dtype=v.dtype) for k, v in param.items()}
+        )
         for i, schedules in enumerate(c):
             for k, v in schedules[_pick(schedules, current_step)].cond.items():
                 res[k][i] = v

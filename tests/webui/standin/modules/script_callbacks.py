@@ -22,8 +22,9 @@ class ImageSaveParams:
 
 
 class CFGDenoiserParams:
-    def __init__(self, x, image_cond, sigma, sampling_step, total_sampling_steps, text_cond, text_uncond,
-                 denoiser=None):
+    def __init__(
+        self, x, image_cond, sigma, sampling_step, total_sampling_steps, text_cond, text_uncond, denoiser=None
+    ):
         self.x = x  # the already-concatenated latent batch the UNet will see (cond rows, then uncond rows)
         self.image_cond = image_cond
         self.sigma = sigma
@@ -59,9 +60,26 @@ class ExtraNoiseParams:
 ScriptCallback = namedtuple("ScriptCallback", ["script", "callback", "name"])
 
 _NAMES = (
-    "app_started", "model_loaded", "ui_tabs", "ui_train_tabs", "ui_settings", "before_image_saved", "image_saved",
-    "extra_noise", "cfg_denoiser", "cfg_denoised", "cfg_after_cfg", "before_component", "after_component",
-    "image_grid", "infotext_pasted", "script_unloaded", "before_ui", "on_reload", "list_optimizers", "list_unets",
+    "app_started",
+    "model_loaded",
+    "ui_tabs",
+    "ui_train_tabs",
+    "ui_settings",
+    "before_image_saved",
+    "image_saved",
+    "extra_noise",
+    "cfg_denoiser",
+    "cfg_denoised",
+    "cfg_after_cfg",
+    "before_component",
+    "after_component",
+    "image_grid",
+    "infotext_pasted",
+    "script_unloaded",
+    "before_ui",
+    "on_reload",
+    "list_optimizers",
+    "list_unets",
     "before_token_counter",
 )
 callback_map: dict[str, list[ScriptCallback]] = {f"callbacks_{n}": [] for n in _NAMES}

@@ -223,8 +223,11 @@ def load_scripts(builtin_dir: str, extension_dirs: list[str]):
             if issubclass(script_class, Script):
                 scripts_data.append(ScriptClassData(script_class, scriptfile.path, scriptfile.basedir, module))
 
-    files = [ScriptFile(builtin_dir, n, os.path.join(builtin_dir, n)) for n in sorted(os.listdir(builtin_dir))
-             if n.endswith(".py")] + list_script_files(extension_dirs)
+    files = [
+        ScriptFile(builtin_dir, n, os.path.join(builtin_dir, n))
+        for n in sorted(os.listdir(builtin_dir))
+        if n.endswith(".py")
+    ] + list_script_files(extension_dirs)
     for scriptfile in files:
         try:
             if scriptfile.basedir != paths.script_path:
@@ -316,8 +319,9 @@ class ScriptRunner:
             if choices is not None:
                 arg_info.choices = [x[0] if isinstance(x, tuple) else x for x in choices]
             api_args.append(arg_info)
-        script.api_info = api_models.ScriptInfo(name=script.name, is_img2img=script.is_img2img,
-                                                is_alwayson=script.alwayson, args=api_args)
+        script.api_info = api_models.ScriptInfo(
+            name=script.name, is_img2img=script.is_img2img, is_alwayson=script.alwayson, args=api_args
+        )
         if script.infotext_fields is not None:
             self.infotext_fields += script.infotext_fields
         if script.paste_field_names is not None:
@@ -332,8 +336,9 @@ class ScriptRunner:
 
         all_titles = [wrap_call(s.title, s.filename, "title") or s.filename for s in self.scripts]
         self.title_map = {title.lower(): s for title, s in zip(all_titles, self.scripts)}
-        self.titles = [wrap_call(s.title, s.filename, "title") or f"{s.filename} [error]"
-                       for s in self.selectable_scripts]
+        self.titles = [
+            wrap_call(s.title, s.filename, "title") or f"{s.filename} [error]" for s in self.selectable_scripts
+        ]
         for script in self.alwayson_scripts:
             if script.create_group:
                 with gr.Group(visible=script.alwayson) as group:
@@ -341,8 +346,9 @@ class ScriptRunner:
                 script.group = group
             else:
                 self.create_script_ui(script)
-        self.inputs[0] = gr.Dropdown(label="Script", elem_id="script_list", choices=["None"] + self.titles,
-                                     value="None", type="index")
+        self.inputs[0] = gr.Dropdown(
+            label="Script", elem_id="script_list", choices=["None"] + self.titles, value="None", type="index"
+        )
         for script in self.selectable_scripts:
             with gr.Group(visible=False) as group:
                 self.create_script_ui(script)
@@ -356,21 +362,22 @@ class ScriptRunner:
         script = self.selectable_scripts[script_index - 1]
         if script is None:
             return None
-        return script.run(p, *args[script.args_from:script.args_to])
+        return script.run(p, *args[script.args_from : script.args_to])
 
     def ordered_scripts(self, method_name):
         """scripts.py ordered_callbacks: the always-on scripts whose class overrides ``method_name``, in load order
         (user sorting settings and metadata.ini ordering are not modelled: one extension under test)."""
         if method_name not in self.callback_map:
             base = getattr(Script, method_name)
-            self.callback_map[method_name] = [s for s in self.alwayson_scripts
-                                              if getattr(type(s), method_name, base) is not base]
+            self.callback_map[method_name] = [
+                s for s in self.alwayson_scripts if getattr(type(s), method_name, base) is not base
+            ]
         return self.callback_map[method_name]
 
     def _call(self, method_name, p, *head, **kwargs):
         for script in self.ordered_scripts(method_name):
             try:
-                script_args = p.script_args[script.args_from:script.args_to]
+                script_args = p.script_args[script.args_from : script.args_to]
                 getattr(script, method_name)(p, *head, *script_args, **kwargs)
             except Exception:
                 errors.report(f"Error running {method_name}: {script.filename}", exc_info=True)
@@ -399,7 +406,7 @@ class ScriptRunner:
     def postprocess_batch(self, p, images, **kwargs):
         for script in self.ordered_scripts("postprocess_batch"):
             try:
-                script_args = p.script_args[script.args_from:script.args_to]
+                script_args = p.script_args[script.args_from : script.args_to]
                 script.postprocess_batch(p, *script_args, images=images, **kwargs)
             except Exception:
                 errors.report(f"Error running postprocess_batch: {script.filename}", exc_info=True)
@@ -430,7 +437,7 @@ class ScriptRunner:
             if not is_ui and script.setup_for_ui_only:
                 continue
             try:
-                script_args = p.script_args[script.args_from:script.args_to]
+                script_args = p.script_args[script.args_from : script.args_to]
                 script.setup(p, *script_args)
             except Exception:
                 errors.report(f"Error running setup: {script.filename}", exc_info=True)

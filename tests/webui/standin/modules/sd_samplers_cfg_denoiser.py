@@ -70,7 +70,7 @@ class CFGDenoiser(torch.nn.Module):
         raise NotImplementedError()
 
     def combine_denoised(self, x_out, conds_list, uncond, cond_scale):
-        denoised_uncond = x_out[-uncond.shape[0]:]
+        denoised_uncond = x_out[-uncond.shape[0] :]
         denoised = torch.clone(denoised_uncond)
         for i, conds in enumerate(conds_list):
             for cond_index, weight in conds:
@@ -98,7 +98,7 @@ class CFGDenoiser(torch.nn.Module):
             vec = torch.hstack([vec, vec[:, -1:].repeat([1, cond.shape[1] - vec.shape[1], 1])])
             self.padded_cond_uncond_v0 = True
         elif vec.shape[1] > cond.shape[1]:
-            vec = vec[:, :cond.shape[1]]
+            vec = vec[:, : cond.shape[1]]
             self.padded_cond_uncond_v0 = True
         if is_dict:
             uncond["crossattn"] = vec
@@ -122,8 +122,9 @@ class CFGDenoiser(torch.nn.Module):
             if self.p.scripts is not None:
                 from modules import scripts
 
-                mba = scripts.MaskBlendArgs(current_latent, self.nmask, self.init_latent, self.mask, blended_latent,
-                                            denoiser=self, sigma=sigma)
+                mba = scripts.MaskBlendArgs(
+                    current_latent, self.nmask, self.init_latent, self.mask, blended_latent, denoiser=self, sigma=sigma
+                )
                 self.p.scripts.on_mask_blend(self.p, mba)
                 blended_latent = mba.blended_latent
             return blended_latent
@@ -136,9 +137,11 @@ class CFGDenoiser(torch.nn.Module):
 
         image_uncond = image_cond
         if isinstance(uncond, dict):
+
             def make_condition_dict(c_crossattn, c_concat):
                 return {**c_crossattn, "c_concat": [c_concat]}
         else:
+
             def make_condition_dict(c_crossattn, c_concat):
                 return {"c_crossattn": [c_crossattn], "c_concat": [c_concat]}
 
@@ -149,8 +152,9 @@ class CFGDenoiser(torch.nn.Module):
         sigma_in = torch.cat(per_image(sigma) + [sigma])
         image_cond_in = torch.cat(per_image(image_cond) + [image_uncond])
 
-        denoiser_params = CFGDenoiserParams(x_in, image_cond_in, sigma_in, state.sampling_step, state.sampling_steps,
-                                            tensor, uncond, self)
+        denoiser_params = CFGDenoiserParams(
+            x_in, image_cond_in, sigma_in, state.sampling_step, state.sampling_steps, tensor, uncond, self
+        )
         cfg_denoiser_callback(denoiser_params)
         x_in = denoiser_params.x
         image_cond_in = denoiser_params.image_cond
@@ -187,25 +191,28 @@ class CFGDenoiser(torch.nn.Module):
                 x_out = torch.zeros_like(x_in)
                 for a in range(0, x_out.shape[0], batch_size):
                     b = a + batch_size
-                    x_out[a:b] = self.inner_model(x_in[a:b], sigma_in[a:b],
-                                                  cond=make_condition_dict(subscript_cond(cond_in, a, b),
-                                                                           image_cond_in[a:b]))
+                    x_out[a:b] = self.inner_model(
+                        x_in[a:b],
+                        sigma_in[a:b],
+                        cond=make_condition_dict(subscript_cond(cond_in, a, b), image_cond_in[a:b]),
+                    )
         else:
             x_out = torch.zeros_like(x_in)
             chunk = batch_size * 2 if shared.opts.batch_cond_uncond else batch_size
             for a in range(0, tensor.shape[0], chunk):
                 b = min(a + chunk, tensor.shape[0])
-                x_out[a:b] = self.inner_model(x_in[a:b], sigma_in[a:b],
-                                              cond=make_condition_dict(subscript_cond(tensor, a, b),
-                                                                       image_cond_in[a:b]))
+                x_out[a:b] = self.inner_model(
+                    x_in[a:b], sigma_in[a:b], cond=make_condition_dict(subscript_cond(tensor, a, b), image_cond_in[a:b])
+                )
             if not skip_uncond:
                 n = uncond.shape[0]
-                x_out[-n:] = self.inner_model(x_in[-n:], sigma_in[-n:],
-                                              cond=make_condition_dict(uncond, image_cond_in[-n:]))
+                x_out[-n:] = self.inner_model(
+                    x_in[-n:], sigma_in[-n:], cond=make_condition_dict(uncond, image_cond_in[-n:])
+                )
 
         denoised_image_indexes = [x[0][0] for x in conds_list]
         if skip_uncond:
-            fake_uncond = torch.cat([x_out[i:i + 1] for i in denoised_image_indexes])
+            fake_uncond = torch.cat([x_out[i : i + 1] for i in denoised_image_indexes])
             x_out = torch.cat([x_out, fake_uncond])
 
         cfg_denoised_callback(CFGDenoisedParams(x_out, state.sampling_step, state.sampling_steps, self.inner_model))
@@ -218,9 +225,11 @@ class CFGDenoiser(torch.nn.Module):
         if not self.mask_before_denoising and self.mask is not None:
             denoised = apply_blend(denoised)
 
-        self.sampler.last_latent = self.get_pred_x0(torch.cat([x_in[i:i + 1] for i in denoised_image_indexes]),
-                                                    torch.cat([x_out[i:i + 1] for i in denoised_image_indexes]),
-                                                    sigma)
+        self.sampler.last_latent = self.get_pred_x0(
+            torch.cat([x_in[i : i + 1] for i in denoised_image_indexes]),
+            torch.cat([x_out[i : i + 1] for i in denoised_image_indexes]),
+            sigma,
+        )
         sd_samplers_common.store_latent(self.sampler.last_latent)
 
         after = AfterCFGCallbackParams(denoised, state.sampling_step, state.sampling_steps)

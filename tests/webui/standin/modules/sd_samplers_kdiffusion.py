@@ -114,11 +114,12 @@ class KDiffusionSampler(sd_samplers_common.Sampler):
         # scheduler "Automatic" for Euler: k-diffusion's own discretisation of the model's sigmas
         return self.model_wrap.get_sigmas(steps)
 
-    def sample_img2img(self, p, x, noise, conditioning, unconditional_conditioning, steps=None,
-                       image_conditioning=None):
+    def sample_img2img(
+        self, p, x, noise, conditioning, unconditional_conditioning, steps=None, image_conditioning=None
+    ):
         steps, t_enc = sd_samplers_common.setup_img2img_steps(p, steps)
         sigmas = self.get_sigmas(p, steps)
-        sigma_sched = sigmas[steps - t_enc - 1:]
+        sigma_sched = sigmas[steps - t_enc - 1 :]
         xi = x + noise * sigma_sched[0]
         extra_params_kwargs = self.initialize(p)
         self.model_wrap_cfg.init_latent = x
@@ -130,9 +131,18 @@ class KDiffusionSampler(sd_samplers_common.Sampler):
             "cond_scale": p.cfg_scale,
             "s_min_uncond": self.s_min_uncond,
         }
-        return self.launch_sampling(t_enc + 1, lambda: self.func(
-            self.model_wrap_cfg, xi, sigma_sched, extra_args=self.sampler_extra_args, disable=False,
-            callback=self.callback_state, **extra_params_kwargs))
+        return self.launch_sampling(
+            t_enc + 1,
+            lambda: self.func(
+                self.model_wrap_cfg,
+                xi,
+                sigma_sched,
+                extra_args=self.sampler_extra_args,
+                disable=False,
+                callback=self.callback_state,
+                **extra_params_kwargs,
+            ),
+        )
 
     def sample(self, p, x, conditioning, unconditional_conditioning, steps=None, image_conditioning=None):
         steps = steps or p.steps
@@ -147,9 +157,18 @@ class KDiffusionSampler(sd_samplers_common.Sampler):
             "cond_scale": p.cfg_scale,
             "s_min_uncond": self.s_min_uncond,
         }
-        return self.launch_sampling(steps, lambda: self.func(
-            self.model_wrap_cfg, x, sigmas, extra_args=self.sampler_extra_args, disable=False,
-            callback=self.callback_state, **extra_params_kwargs))
+        return self.launch_sampling(
+            steps,
+            lambda: self.func(
+                self.model_wrap_cfg,
+                x,
+                sigmas,
+                extra_args=self.sampler_extra_args,
+                disable=False,
+                callback=self.callback_state,
+                **extra_params_kwargs,
+            ),
+        )
 
 
 __all__ = ["KDiffusionSampler", "opts"]

@@ -95,14 +95,17 @@ class Api:
         self.app = app
         self.queue_lock = queue_lock
         api_middleware(self.app)
-        self.add_api_route("/sdapi/v1/txt2img", self.text2imgapi, methods=["POST"],
-                           response_model=models.TextToImageResponse)
-        self.add_api_route("/sdapi/v1/img2img", self.img2imgapi, methods=["POST"],
-                           response_model=models.ImageToImageResponse)
+        self.add_api_route(
+            "/sdapi/v1/txt2img", self.text2imgapi, methods=["POST"], response_model=models.TextToImageResponse
+        )
+        self.add_api_route(
+            "/sdapi/v1/img2img", self.img2imgapi, methods=["POST"], response_model=models.ImageToImageResponse
+        )
         self.add_api_route("/sdapi/v1/interrupt", self.interruptapi, methods=["POST"])
         self.add_api_route("/sdapi/v1/scripts", self.get_scripts_list, methods=["GET"])
-        self.add_api_route("/sdapi/v1/script-info", self.get_script_info, methods=["GET"],
-                           response_model=list[models.ScriptInfo])
+        self.add_api_route(
+            "/sdapi/v1/script-info", self.get_script_info, methods=["GET"], response_model=list[models.ScriptInfo]
+        )
         self.default_script_arg_txt2img = []
         self.default_script_arg_img2img = []
 
@@ -145,17 +148,18 @@ class Api:
             for script in script_runner.scripts:
                 if script.ui(script.is_img2img):
                     ui_default_values = [elem.value for elem in script.ui(script.is_img2img)]
-                    script_args[script.args_from:script.args_to] = ui_default_values
+                    script_args[script.args_from : script.args_to] = ui_default_values
         return script_args
 
-    def init_script_args(self, request, default_script_args, selectable_scripts, selectable_idx, script_runner, *,
-                         input_script_args=None):
+    def init_script_args(
+        self, request, default_script_args, selectable_scripts, selectable_idx, script_runner, *, input_script_args=None
+    ):
         script_args = default_script_args.copy()
         if input_script_args is not None:
             for index, value in input_script_args.items():
                 script_args[index] = value
         if selectable_scripts:
-            script_args[selectable_scripts.args_from:selectable_scripts.args_to] = request.script_args
+            script_args[selectable_scripts.args_from : selectable_scripts.args_to] = request.script_args
             script_args[0] = selectable_idx + 1
         if request.alwayson_scripts:
             for alwayson_script_name in request.alwayson_scripts.keys():
@@ -163,8 +167,9 @@ class Api:
                 if alwayson_script is None:
                     raise HTTPException(status_code=422, detail=f"always on script {alwayson_script_name} not found")
                 if alwayson_script.alwayson is False:
-                    raise HTTPException(status_code=422,
-                                        detail="Cannot have a selectable script in the always on scripts params")
+                    raise HTTPException(
+                        status_code=422, detail="Cannot have a selectable script in the always on scripts params"
+                    )
                 if "args" in request.alwayson_scripts[alwayson_script_name]:
                     given = request.alwayson_scripts[alwayson_script_name]["args"]
                     for idx in range(0, min((alwayson_script.args_to - alwayson_script.args_from), len(given))):
@@ -192,16 +197,19 @@ class Api:
         if not self.default_script_arg_txt2img:
             self.default_script_arg_txt2img = self.init_default_script_args(script_runner)
         selectable_scripts, selectable_script_idx = self.get_selectable_script(txt2imgreq.script_name, script_runner)
-        populate = txt2imgreq.copy(update={
-            "sampler_name": validate_sampler_name(txt2imgreq.sampler_name or txt2imgreq.sampler_index),
-            "do_not_save_samples": not txt2imgreq.save_images,
-            "do_not_save_grid": not txt2imgreq.save_images,
-        })
+        populate = txt2imgreq.copy(
+            update={
+                "sampler_name": validate_sampler_name(txt2imgreq.sampler_name or txt2imgreq.sampler_index),
+                "do_not_save_samples": not txt2imgreq.save_images,
+                "do_not_save_grid": not txt2imgreq.save_images,
+            }
+        )
         args = vars(populate)
         for key in ("script_name", "script_args", "alwayson_scripts", "infotext", "sampler_index"):
             args.pop(key, None)
-        script_args = self.init_script_args(txt2imgreq, self.default_script_arg_txt2img, selectable_scripts,
-                                            selectable_script_idx, script_runner)
+        script_args = self.init_script_args(
+            txt2imgreq, self.default_script_arg_txt2img, selectable_scripts, selectable_script_idx, script_runner
+        )
         send_images = args.pop("send_images", True)
         args.pop("save_images", None)
         with self.queue_lock:
@@ -221,18 +229,27 @@ class Api:
         if not self.default_script_arg_img2img:
             self.default_script_arg_img2img = self.init_default_script_args(script_runner)
         selectable_scripts, selectable_script_idx = self.get_selectable_script(img2imgreq.script_name, script_runner)
-        populate = img2imgreq.copy(update={
-            "sampler_name": validate_sampler_name(img2imgreq.sampler_name or img2imgreq.sampler_index),
-            "do_not_save_samples": not img2imgreq.save_images,
-            "do_not_save_grid": not img2imgreq.save_images,
-            "mask": mask,
-        })
+        populate = img2imgreq.copy(
+            update={
+                "sampler_name": validate_sampler_name(img2imgreq.sampler_name or img2imgreq.sampler_index),
+                "do_not_save_samples": not img2imgreq.save_images,
+                "do_not_save_grid": not img2imgreq.save_images,
+                "mask": mask,
+            }
+        )
         args = vars(populate)
-        for key in ("include_init_images", "script_name", "script_args", "alwayson_scripts", "infotext",
-                    "sampler_index"):
+        for key in (
+            "include_init_images",
+            "script_name",
+            "script_args",
+            "alwayson_scripts",
+            "infotext",
+            "sampler_index",
+        ):
             args.pop(key, None)
-        script_args = self.init_script_args(img2imgreq, self.default_script_arg_img2img, selectable_scripts,
-                                            selectable_script_idx, script_runner)
+        script_args = self.init_script_args(
+            img2imgreq, self.default_script_arg_img2img, selectable_scripts, selectable_script_idx, script_runner
+        )
         send_images = args.pop("send_images", True)
         args.pop("save_images", None)
         with self.queue_lock:

@@ -5,18 +5,18 @@ here they are written out with the fields the stand-in's processing classes acce
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from pydantic import BaseModel, Field
 
 
 class ScriptArg(BaseModel):
     label: str = Field(default=None, title="Label")
-    value: Optional[Any] = Field(default=None, title="Value")
-    minimum: Optional[Any] = Field(default=None, title="Minimum")
-    maximum: Optional[Any] = Field(default=None, title="Maximum")
-    step: Optional[Any] = Field(default=None, title="Step")
-    choices: Optional[list[str]] = Field(default=None, title="Choices")
+    value: Any | None = Field(default=None, title="Value")
+    minimum: Any | None = Field(default=None, title="Minimum")
+    maximum: Any | None = Field(default=None, title="Maximum")
+    step: Any | None = Field(default=None, title="Step")
+    choices: list[str] | None = Field(default=None, title="Choices")
 
 
 class ScriptInfo(BaseModel):
@@ -29,32 +29,32 @@ class ScriptInfo(BaseModel):
 class _Common(BaseModel):
     prompt: str = ""
     negative_prompt: str = ""
-    styles: Optional[list[str]] = None
+    styles: list[str] | None = None
     seed: int = -1
     subseed: int = -1
     subseed_strength: float = 0
-    sampler_name: Optional[str] = None
-    scheduler: Optional[str] = None
+    sampler_name: str | None = None
+    scheduler: str | None = None
     batch_size: int = 1
     n_iter: int = 1
     steps: int = 50
     cfg_scale: float = 7.0
     width: int = 512
     height: int = 512
-    denoising_strength: Optional[float] = None
-    s_min_uncond: Optional[float] = None
-    override_settings: Optional[dict[str, Any]] = None
+    denoising_strength: float | None = None
+    s_min_uncond: float | None = None
+    override_settings: dict[str, Any] | None = None
     override_settings_restore_afterwards: bool = True
     do_not_save_samples: bool = False
     do_not_save_grid: bool = False
     sampler_index: str = "Euler"
-    script_name: Optional[str] = None
+    script_name: str | None = None
     script_args: list = Field(default=[], title="Script Args")
     send_images: bool = True
     save_images: bool = False
     alwayson_scripts: dict = Field(default={}, title="Alwayson Scripts")
-    infotext: Optional[str] = None
-    force_task_id: Optional[str] = None
+    infotext: str | None = None
+    force_task_id: str | None = None
 
     class Config:
         allow_population_by_field_name = True
@@ -64,20 +64,20 @@ class _Common(BaseModel):
 class StableDiffusionTxt2ImgProcessingAPI(_Common):
     enable_hr: bool = False
     hr_scale: float = 2.0
-    hr_upscaler: Optional[str] = None
+    hr_upscaler: str | None = None
     hr_second_pass_steps: int = 0
     hr_resize_x: int = 0
     hr_resize_y: int = 0
 
 
 class StableDiffusionImg2ImgProcessingAPI(_Common):
-    init_images: Optional[list] = Field(default=None, title="Init images")
+    init_images: list | None = Field(default=None, title="Init images")
     resize_mode: int = 0
-    image_cfg_scale: Optional[float] = None
-    mask: Optional[str] = None
+    image_cfg_scale: float | None = None
+    mask: str | None = None
     mask_blur_x: int = 4
     mask_blur_y: int = 4
-    mask_blur: Optional[int] = None
+    mask_blur: int | None = None
     inpainting_fill: int = 0
     inpaint_full_res: bool = True
     inpaint_full_res_padding: int = 0
@@ -86,12 +86,12 @@ class StableDiffusionImg2ImgProcessingAPI(_Common):
 
 
 class TextToImageResponse(BaseModel):
-    images: Optional[list[str]] = Field(default=None, title="Image")
+    images: list[str] | None = Field(default=None, title="Image")
     parameters: dict
     info: str
 
 
 class ImageToImageResponse(BaseModel):
-    images: Optional[list[str]] = Field(default=None, title="Image")
+    images: list[str] | None = Field(default=None, title="Image")
     parameters: dict
     info: str
