@@ -261,3 +261,10 @@ def test_unit_dict_from_a_controlnet_client_ports_unchanged(webui, client):
     assert r.status_code == 200, r.text
     ours = post(client, [api_unit(webui, resize_mode="Resize and Fill", control_mode="Adapter is more important")])
     assert np.array_equal(decode(r.json()["images"][0]), decode(ours.json()["images"][0]))
+
+
+def test_routes_are_documented_in_the_openapi_schema(webui, client):
+    paths = client.get("/openapi.json").json()["paths"]
+    for route in ("/t2i-adapter/version", "/t2i-adapter/models", "/t2i-adapter/annotators", "/t2i-adapter/detect"):
+        assert route in paths
+    assert "requestBody" in paths["/t2i-adapter/detect"]["post"]
