@@ -3,8 +3,9 @@
     ./dev.sh python -m bench.bench_webui_job [--rounds N] [--steps N] [--size PX] [--no-sd15]
 
 Runs the extension's script through ``tests/webui``'s stand-in of WebUI v1.10.1 (script hooks, CFG denoiser,
-k-diffusion Euler, VAE stand-in) exactly as the tests do, and times three kinds of txt2img job, interleaved round by
-round so drift and other load hit them alike, in process CPU time (other processes do not inflate it):
+k-diffusion Euler, VAE stand-in) exactly as the tests do, and times three kinds of txt2img job, interleaved round
+by round (in a rotating order) so drift and other load hit them alike, in process CPU time (other processes do
+not inflate it):
 
 - plain: no unit;
 - first: one enabled unit (annotator "none", 1-channel full adapter) with the feature cache emptied before the job,
@@ -69,12 +70,14 @@ def measure(ui, model: str, size: int, steps: int, rounds: int) -> dict:
     times = {"plain": [], "first": [], "repeat": []}
     passes_before = module.FEATURES.passes
     repeat_passes = 0
-    for _ in range(rounds):
-        times["plain"].append(_cpu_ms(plain))
-        times["first"].append(_cpu_ms(first))
-        before = module.FEATURES.passes
-        times["repeat"].append(_cpu_ms(repeat))
-        repeat_passes += module.FEATURES.passes - before
+    kinds = [("plain", plain), ("first", first), ("repeat", repeat)]
+    for r in range(rounds):
+        # rotate the order every round: a fixed order lets warm caches and allocator state favour one kind
+        for name, fn in kinds[r % 3 :] + kinds[: r % 3]:
+            before = module.FEATURES.passes
+            times[name].append(_cpu_ms(fn))
+            if name == "repeat":
+                repeat_passes += module.FEATURES.passes - before
     med = {k: statistics.median(v) for k, v in times.items()}
     return {
         "median": med,
