@@ -25,6 +25,21 @@ STANDIN_DIR = Path(__file__).resolve().parent / "standin"
 TITLE = "T2I-Adapter"
 
 
+#: a small, fast job: what every test job starts from (tests override fields by keyword)
+JOB_DEFAULTS = dict(
+    prompt="a house by a lake",
+    negative_prompt="blurry",
+    seed=1234,
+    steps=6,
+    cfg_scale=7.0,
+    width=64,
+    height=64,
+    sampler_name="Euler",
+    batch_size=1,
+    n_iter=1,
+)
+
+
 def unet_hook_count(unet: torch.nn.Module) -> int:
     """Forward hooks, pre-hooks and instance-level forward overrides anywhere in ``unet``."""
     n = 0
@@ -119,20 +134,7 @@ class StandinWebUI:
         from modules import processing
         from PIL import Image, ImageOps
 
-        params = dict(
-            prompt="a house by a lake",
-            negative_prompt="blurry",
-            seed=1234,
-            steps=6,
-            cfg_scale=7.0,
-            width=64,
-            height=64,
-            sampler_name="Euler",
-            batch_size=1,
-            n_iter=1,
-            denoising_strength=0.75,
-        )
-        params.update(kwargs)
+        params = {**JOB_DEFAULTS, "denoising_strength": 0.75, **kwargs}
         p = processing.StableDiffusionProcessingImg2Img(sd_model=self.shared.sd_model, init_images=[None], **params)
         p.scripts = self.runner(True)
         args = tuple(self.ui_args(True, units))
@@ -158,19 +160,7 @@ class StandinWebUI:
     def txt2img(self, units=None, *, script_args=None, prepare=None, **kwargs):
         from modules import processing
 
-        params = dict(
-            prompt="a house by a lake",
-            negative_prompt="blurry",
-            seed=1234,
-            steps=6,
-            cfg_scale=7.0,
-            width=64,
-            height=64,
-            sampler_name="Euler",
-            batch_size=1,
-            n_iter=1,
-        )
-        params.update(kwargs)
+        params = {**JOB_DEFAULTS, **kwargs}
         # modules/txt2img.py: denoising_strength only with hires fix
         params.setdefault("denoising_strength", 0.7 if params.get("enable_hr") else None)
         p = processing.StableDiffusionProcessingTxt2Img(sd_model=self.shared.sd_model, **params)
@@ -179,20 +169,7 @@ class StandinWebUI:
     def img2img(self, init_images, units=None, *, script_args=None, **kwargs):
         from modules import processing
 
-        params = dict(
-            prompt="a house by a lake",
-            negative_prompt="blurry",
-            seed=1234,
-            steps=6,
-            cfg_scale=7.0,
-            width=64,
-            height=64,
-            sampler_name="Euler",
-            batch_size=1,
-            n_iter=1,
-            denoising_strength=0.75,
-        )
-        params.update(kwargs)
+        params = {**JOB_DEFAULTS, "denoising_strength": 0.75, **kwargs}
         p = processing.StableDiffusionProcessingImg2Img(
             sd_model=self.shared.sd_model, init_images=init_images, **params
         )

@@ -12,22 +12,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from .harness import unet_hook_count
+from .harness import JOB_DEFAULTS, unet_hook_count
 from .images import pixels, shapes
 
 pytest.importorskip("fastapi", reason="the API tests need fastapi (the WebUI ships fastapi==0.94.0)")
 pytest.importorskip("httpx", reason="fastapi's TestClient needs httpx")
 
-JOB = dict(
-    prompt="a house by a lake",
-    negative_prompt="blurry",
-    seed=1234,
-    steps=6,
-    cfg_scale=7.0,
-    width=64,
-    height=64,
-    sampler_name="Euler",
-)
+# the API payload of the harness's default job (batch fields left to the API's own defaults)
+JOB = {k: v for k, v in JOB_DEFAULTS.items() if k not in ("batch_size", "n_iter")}
 
 
 def b64(array: np.ndarray, prefix: bool = False) -> str:
