@@ -52,7 +52,13 @@ def condition_tensor(
             f"{multiple}: resize or crop it, e.g. to {_nearest(width, multiple)}×{_nearest(height, multiple)}."
         )
     batch = np.stack([_to_channels(a, channels) for a in arrays])
-    return torch.from_numpy(batch).permute(0, 3, 1, 2).to(device=device, dtype=dtype).contiguous()
+    # NHWC → NCHW by permute; with one channel the permuted strides still read as channels-last, and convolutions
+    # then run channels-last end to end (3.5× slower through the adapter on CPU): force the standard layout.
+    return (
+        torch.from_numpy(batch)
+        .permute(0, 3, 1, 2)
+        .to(device=device, dtype=dtype, memory_format=torch.contiguous_format)
+    )
 
 
 def condition_for(adapter: torch.nn.Module, image: ImageLike | Sequence[ImageLike], **kwargs) -> torch.Tensor:

@@ -30,7 +30,8 @@ def compute_features(
     device = torch.device(device) if device is not None else param.device
     adapter.to(device)
     try:
-        out = adapter(condition.to(device=device, dtype=param.dtype))
+        # standard layout: a channels-last input would make every conv (and the features) channels-last
+        out = adapter(condition.to(device=device, dtype=param.dtype, memory_format=torch.contiguous_format))
     finally:
         if offload:
             adapter.to("cpu")

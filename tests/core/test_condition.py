@@ -54,6 +54,13 @@ def test_every_pil_mode_is_accepted(mode):
     assert t.shape == (1, 3, 16, 16) and 0 <= t.min() and t.max() <= 1
 
 
+@pytest.mark.parametrize("channels", [1, 3])
+def test_condition_tensors_have_the_standard_layout(channels):
+    # a one-channel NHWC→NCHW permute reads as channels-last and would make the adapter's convs run channels-last
+    cond = condition_tensor(np.zeros((16, 24, 3), np.uint8), channels=channels)
+    assert cond.stride() == (channels * 16 * 24, 16 * 24, 24, 1)
+
+
 def test_bool_float_and_tensor_inputs():
     mask = np.zeros((8, 8), bool)
     mask[2:4] = True

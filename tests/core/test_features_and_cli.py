@@ -25,6 +25,14 @@ def test_compute_features_casts_to_the_unet_dtype_and_offloads_the_weights():
     assert torch.allclose(feats[0].float(), adapter(cond)[0], atol=1e-2)
 
 
+def test_compute_features_runs_a_channels_last_condition_in_the_standard_layout():
+    adapter = FullAdapter(3, TINY_CHANNELS).eval()
+    cond = torch.rand(1, 3, 64, 64)
+    feats = t2i_ext.compute_features(adapter, cond.to(memory_format=torch.channels_last))
+    assert all(f.is_contiguous() for f in feats)
+    assert all(torch.equal(f, g) for f, g in zip(feats, t2i_ext.compute_features(adapter, cond)))
+
+
 def test_compute_features_returns_style_tokens_for_the_style_adapter():
     style = StyleAdapter(64, 32, 4, 1).eval()
     tokens = t2i_ext.compute_features(style, torch.randn(1, 257, 64))
