@@ -87,7 +87,7 @@ LOG = logging.getLogger("t2i_adapter")
 TITLE = "T2I-Adapter"
 EXTENSION_ROOT = Path(scripts.basedir())
 INFOTEXT_KEY = "T2I-Adapter {}"
-JOB_ATTR = "_t2i_adapter_job"
+RUN_ATTR = "_t2i_adapter_run"
 BATCH_CALLS_ATTR = "_t2i_adapter_batch_jobs"  # jobs run on one p: the img2img batch tab reuses p per file
 OVERRIDES_ATTR = "t2i_adapter_overrides"  # set by the xyz-grid axes: {field: value} for the first enabled unit
 
@@ -141,48 +141,64 @@ except Exception as e:  # never block the WebUI from starting
     LOG.warning("T2I-Adapter: annotator models folder not set: %s", e)
 
 
-# -- the current sampling job (for the on_cfg_denoiser callback) -------------------------------------------------------
-class _Active:
-    job: Job | None = None
-    p: Any = None
+# -- one WebUI job as the script sees it -------------------------------------------------------------------------------
+class Run:
+    """What the script keeps for one WebUI job: its ``p``, the core's :class:`Job` (``None`` when the units could not
+    be set up), the error to raise when sampling starts, the row tracker and the UNet of the current pass, and the
+    UNet pre-hook that raises an error found while installing.
+
+    A plain class: the WebUI loads scripts without registering them in ``sys.modules``, which ``@dataclass`` needs.
+    """
+
+    def __init__(self, p: Any) -> None:
+        self.p = p
+        self.job: Job | None = None
+        self.error: BaseException | None = None
+        self.tracker: CfgRowTracker | None = None
+        self.unet: torch.nn.Module | None = None
+        self.fail_handle: Any = None
+
+    def release(self) -> None:
+        """Remove every hook of this run; safe to call any number of times."""
+        if self.job is not None:
+            self.job.remove()
+        if self.fail_handle is not None:
+            self.fail_handle.remove()
+            self.fail_handle = None
+        global ACTIVE
+        if ACTIVE is self:
+            ACTIVE = None
 
 
-ACTIVE = _Active()
+ACTIVE: Run | None = None  # the run whose hooks are installed (for the on_cfg_denoiser callback)
 
 
-def _release(job: Job | None) -> None:
-    if job is not None:
-        job.remove()
-        failing = getattr(job, "fail_handle", None)
-        if failing is not None:
-            failing.remove()
-            job.fail_handle = None
-    if ACTIVE.job is job:
-        ACTIVE.job, ACTIVE.p = None, None
+def release(run: Run | None) -> None:
+    if run is not None:
+        run.release()
 
 
 def release_all() -> None:
-    _release(ACTIVE.job)
+    release(ACTIVE)
 
 
 def on_cfg_denoiser(params: Any) -> None:
-    job = ACTIVE.job
-    if job is None:
+    run = ACTIVE
+    if run is None:
         return
     owner = getattr(getattr(params, "denoiser", None), "p", None)
-    if owner is not None and ACTIVE.p is not None and owner is not ACTIVE.p:
-        _release(job)  # a job that ended without our guard: its hooks must not touch this sampling
+    if owner is not None and owner is not run.p:
+        run.release()  # a job that ended without our guard: its hooks must not touch this sampling
         return
     unet = getattr(getattr(getattr(shared, "sd_model", None), "model", None), "diffusion_model", None)
-    if getattr(job, "unet", None) is not None and unet is not None and unet is not job.unet:
+    if run.unet is not None and unet is not None and unet is not run.unet:
         LOG.info("T2I-Adapter: the checkpoint changed during sampling (refiner); the adapter guided the first part")
-        _release(job)
+        run.release()
         return
-    tracker = getattr(job, "tracker", None)
-    if tracker is not None:
-        tracker.start_denoiser_call(params.text_cond, params.text_uncond, params.x.shape[0])
-    if job.injection is not None:
-        job.injection.progress = params.sampling_step / max(1, params.total_sampling_steps)
+    if run.tracker is not None:
+        run.tracker.start_denoiser_call(params.text_cond, params.text_uncond, params.x.shape[0])
+    if run.job is not None and run.job.injection is not None:
+        run.job.injection.progress = params.sampling_step / max(1, params.total_sampling_steps)
 
 
 script_callbacks.on_cfg_denoiser(on_cfg_denoiser, name="t2i_adapter_progress")
@@ -400,9 +416,7 @@ def build_job(p: Any, units: tuple) -> Job | None:
     unet = p.sd_model.model.diffusion_model
     # the WebUI's compute device, not the UNet's current one: --lowvram/--medvram park the UNet on the CPU between calls
     device = getattr(devices, "device", None) or next(unet.parameters()).device
-    job = Job(plans, annotate=annotators.run, cache=FEATURES, device=device, dtype=devices.dtype_unet)
-    job.p, job.error, job.fail_handle, job.tracker, job.unet = p, None, None, None, None
-    return job
+    return Job(plans, annotate=annotators.run, cache=FEATURES, device=device, dtype=devices.dtype_unet)
 
 
 def images_for(p: Any, plan: UnitPlan, width: int, height: int) -> list[np.ndarray]:
@@ -446,43 +460,45 @@ def images_for(p: Any, plan: UnitPlan, width: int, height: int) -> list[np.ndarr
     return images
 
 
-def install(p: Any, job: Job, x: torch.Tensor, c: Any) -> None:
+def install(run: Run, x: torch.Tensor, c: Any) -> None:
+    global ACTIVE
+    p, job = run.p, run.job
     height, width = int(x.shape[-2]) * 8, int(x.shape[-1]) * 8
     hires = bool(getattr(p, "is_hr_pass", False)) if getattr(p, "enable_hr", False) else None
     units = job.units(width, height, lambda plan: images_for(p, plan, width, height), hires=hires)
     batch = len(getattr(c, "batch", None) or [None] * x.shape[0])
     repeats = [len(b) for b in c.batch] if hasattr(c, "batch") else None
-    job.tracker = CfgRowTracker(batch, repeats)
-    unet = p.sd_model.model.diffusion_model
-    job.install(unet, units, layout=job.tracker.layout)
-    job.unet = unet
-    ACTIVE.job, ACTIVE.p = job, p
+    run.tracker = CfgRowTracker(batch, repeats)
+    run.unet = p.sd_model.model.diffusion_model
+    job.install(run.unet, units, layout=run.tracker.layout)
+    ACTIVE = run
 
 
-def fail_at_first_unet_call(p: Any, job: Job, error: BaseException) -> None:
+def fail_at_first_unet_call(run: Run, error: BaseException) -> None:
     """The WebUI swallows errors in script hooks; raising from the UNet stops sampling with our message."""
+    global ACTIVE
 
     def hook(module, args, kwargs):  # noqa: ARG001
         raise error
 
-    if job.fail_handle is None:
-        job.fail_handle = p.sd_model.model.diffusion_model.register_forward_pre_hook(hook, with_kwargs=True)
-        ACTIVE.job, ACTIVE.p = job, p
+    if run.fail_handle is None:
+        run.fail_handle = run.p.sd_model.model.diffusion_model.register_forward_pre_hook(hook, with_kwargs=True)
+        ACTIVE = run
 
 
-def guard_sample(p: Any, job: Job) -> None:
+def guard_sample(run: Run) -> None:
     """Wrap ``p.sample`` (this job's instance only) so errors surface and hooks always come off."""
-    original = p.sample
+    original = run.p.sample
 
     def sample(*args: Any, **kwargs: Any) -> Any:
         try:
-            if job.error is not None:
-                raise job.error
+            if run.error is not None:
+                raise run.error
             return original(*args, **kwargs)
         finally:
-            _release(job)
+            run.release()
 
-    p.sample = sample
+    run.p.sample = sample
 
 
 class Script(scripts.Script):
@@ -500,39 +516,39 @@ class Script(scripts.Script):
         release_all()
 
     def process(self, p: Any, *units: Any) -> None:
-        setattr(p, JOB_ATTR, None)
+        setattr(p, RUN_ATTR, None)
         setattr(p, BATCH_CALLS_ATTR, int(getattr(p, BATCH_CALLS_ATTR, 0) or 0) + 1)
+        run = Run(p)
         try:
-            job = build_job(p, units)
+            run.job = build_job(p, units)
         except Exception as e:  # kept and raised by the p.sample guard: the script runner would swallow it
-            job = Job([], annotate=annotators.run, cache=FEATURES)
-            job.p, job.error, job.fail_handle, job.tracker, job.unet = p, e, None, None, None
+            run.error = e
             LOG.error("T2I-Adapter: %s", e)
-        if job is None:
+        if run.job is None and run.error is None:
             return
-        setattr(p, JOB_ATTR, job)
-        guard_sample(p, job)
+        setattr(p, RUN_ATTR, run)
+        guard_sample(run)
 
     def process_before_every_sampling(self, p: Any, *units: Any, **kwargs: Any) -> None:
-        job = getattr(p, JOB_ATTR, None)
-        if job is None or job.error is not None:
+        run = getattr(p, RUN_ATTR, None)
+        if run is None or run.error is not None:
             return
         try:
-            install(p, job, kwargs["x"], kwargs.get("c"))
+            install(run, kwargs["x"], kwargs.get("c"))
         except Exception as e:
-            job.remove()
-            job.error = e
+            run.job.remove()
+            run.error = e
             LOG.error("T2I-Adapter: %s", e)
-            fail_at_first_unet_call(p, job, e)
+            fail_at_first_unet_call(run, e)
 
     def post_sample(self, p: Any, ps: Any, *units: Any) -> None:
-        _release(getattr(p, JOB_ATTR, None))
+        release(getattr(p, RUN_ATTR, None))
 
     def postprocess_batch(self, p: Any, *units: Any, **kwargs: Any) -> None:
-        _release(getattr(p, JOB_ATTR, None))
+        release(getattr(p, RUN_ATTR, None))
 
     def postprocess(self, p: Any, processed: Any, *units: Any) -> None:
-        _release(getattr(p, JOB_ATTR, None))
+        release(getattr(p, RUN_ATTR, None))
 
 
 # -- UI ----------------------------------------------------------------------------------------------------------------
