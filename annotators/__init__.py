@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 
+from annotators.image import to_rgb_uint8
 from annotators.registry import (
     LOG,
     RESOLUTION,
@@ -28,7 +29,6 @@ from annotators.registry import (
     run,
     unregister,
 )
-from annotators.image import to_rgb_uint8
 
 # Modules that register annotators when imported. Add new detector modules here (one line each).
 _MODULES = (

@@ -9,7 +9,7 @@ mean/std. ``crop=False`` squashes the whole image to 224x224 instead (sd-webui-c
 from __future__ import annotations
 
 import functools
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
@@ -55,7 +55,7 @@ def _model(path: str) -> Any:
     return load_clip_vision(path).to(default_device())
 
 
-def encode(image: np.ndarray, *, crop: bool = True, weights_path: Optional[str] = None) -> Any:
+def encode(image: np.ndarray, *, crop: bool = True, weights_path: str | None = None) -> Any:
     """uint8 RGB image -> float32 torch tensor ``[1, 257, 1024]`` (CPU)."""
     import torch
 

@@ -9,7 +9,7 @@ to the nearest multiples of 32 (as ControlNet rounds to 64), and the map is resi
 from __future__ import annotations
 
 import functools
-from typing import Any, Optional
+from typing import Any
 
 import cv2
 import numpy as np
@@ -34,7 +34,7 @@ def _model(path: str) -> Any:
     return net.eval().to(default_device())
 
 
-def inverse_depth(image: np.ndarray, *, resolution: int = 512, weights_path: Optional[str] = None) -> np.ndarray:
+def inverse_depth(image: np.ndarray, *, resolution: int = 512, weights_path: str | None = None) -> np.ndarray:
     """uint8 RGB (H', W', 3) -> float32 relative inverse depth at the network size (multiples of 32)."""
     import torch
 
@@ -52,7 +52,7 @@ def inverse_depth(image: np.ndarray, *, resolution: int = 512, weights_path: Opt
         return net(x)[0].float().cpu().numpy()
 
 
-def depth_map(image: np.ndarray, *, resolution: int = 512, weights_path: Optional[str] = None) -> np.ndarray:
+def depth_map(image: np.ndarray, *, resolution: int = 512, weights_path: str | None = None) -> np.ndarray:
     """uint8 RGB (H, W, 3) -> uint8 (H, W, 3) depth map, near = bright, min-max normalised."""
     depth = inverse_depth(image, resolution=resolution, weights_path=weights_path)
     depth = depth - depth.min()

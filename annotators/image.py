@@ -67,7 +67,7 @@ def to_rgb_uint8(image: Any) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
-def _pil_to_array(img: "Image.Image") -> np.ndarray:
+def _pil_to_array(img: Image.Image) -> np.ndarray:
     mode = img.mode
     if mode.startswith("I;16") or mode in ("I", "F"):
         # Keep the full value range; the numpy rules decide the scaling.

@@ -10,7 +10,7 @@ the size twice) and the padding cropped off.
 from __future__ import annotations
 
 import functools
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
@@ -33,7 +33,7 @@ def _model(path: str) -> Any:
 
 
 def line_drawing(
-    image: np.ndarray, *, coarse: bool = False, resolution: int = 512, weights_path: Optional[str] = None
+    image: np.ndarray, *, coarse: bool = False, resolution: int = 512, weights_path: str | None = None
 ) -> np.ndarray:
     """uint8 RGB (H, W, 3) -> uint8 (H, W) lines, white on black."""
     import torch

@@ -14,7 +14,7 @@ are found, not how they are drawn; we feed BGR for the better detections.
 from __future__ import annotations
 
 import functools
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
@@ -36,7 +36,7 @@ def _model(path: str) -> Any:
     return net.eval().to(default_device())
 
 
-def detect_people(image: np.ndarray, *, resolution: int = 512, weights_path: Optional[str] = None) -> list[np.ndarray]:
+def detect_people(image: np.ndarray, *, resolution: int = 512, weights_path: str | None = None) -> list[np.ndarray]:
     """uint8 RGB (H, W, 3) -> people, each (18, 2) float pixel coordinates in `image` (NaN = missing part)."""
     import torch
 

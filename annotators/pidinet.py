@@ -11,7 +11,7 @@ Channel order: T2I's sketch path feeds RGB (basicsr ``img2tensor`` converts Open
 from __future__ import annotations
 
 import functools
-from typing import Any, Optional
+from typing import Any
 
 import cv2
 import numpy as np
@@ -33,7 +33,7 @@ def _model(path: str) -> Any:
     return net.eval().to(default_device())
 
 
-def edge_probability(image: np.ndarray, *, resolution: int = 512, weights_path: Optional[str] = None) -> np.ndarray:
+def edge_probability(image: np.ndarray, *, resolution: int = 512, weights_path: str | None = None) -> np.ndarray:
     """uint8 RGB (H, W, 3) -> float32 (H, W) edge probability in [0, 1] (PiDiNet's fused output)."""
     import torch
 

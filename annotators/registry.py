@@ -47,8 +47,9 @@ from __future__ import annotations
 import logging
 import math
 import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Union
+from typing import Any
 
 import numpy as np
 
@@ -58,7 +59,7 @@ LOG = logging.getLogger("annotators")
 
 OUTPUT_KINDS = ("edge", "rgb", "tokens")
 
-Number = Union[int, float]
+Number = int | float
 AnnotatorFn = Callable[..., np.ndarray]
 
 

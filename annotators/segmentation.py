@@ -9,7 +9,7 @@ painted, and the map is resized back to the input size with nearest neighbour (c
 from __future__ import annotations
 
 import functools
-from typing import Any, Optional
+from typing import Any
 
 import numpy as np
 
@@ -30,7 +30,7 @@ def _model(path: str) -> Any:
     return load_segformer(path).to(default_device())
 
 
-def class_map(image: np.ndarray, *, resolution: int = 512, weights_path: Optional[str] = None) -> np.ndarray:
+def class_map(image: np.ndarray, *, resolution: int = 512, weights_path: str | None = None) -> np.ndarray:
     """uint8 RGB (H, W, 3) -> int64 (H', W') ADE20k class indices at the working size."""
     import torch
     import torch.nn.functional as F

@@ -26,13 +26,13 @@ import hashlib
 import http.client
 import logging
 import os
-import socket
 import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional
+from typing import Any
 
 LOG = logging.getLogger("annotators")
 
@@ -50,8 +50,8 @@ class WeightFile:
 
     name: str
     url: str
-    size: Optional[int]
-    sha256: Optional[str]
+    size: int | None
+    sha256: str | None
     license: str
     used_by: str
 
@@ -133,8 +133,8 @@ WEIGHTS: dict[str, WeightFile] = {
     )
 }
 
-_models_dir: Optional[Path] = None
-_mirror: Optional[str] = None
+_models_dir: Path | None = None
+_mirror: str | None = None
 
 
 class WeightsError(RuntimeError):
@@ -209,7 +209,9 @@ def ensure_weights(
         if weight.size is not None and local.stat().st_size != weight.size:
             LOG.warning(
                 "%s is %d bytes but the published file is %d bytes; if loading fails, delete it to download it again",
-                local, local.stat().st_size, weight.size,
+                local,
+                local.stat().st_size,
+                weight.size,
             )
         return local
     if not download:
@@ -231,7 +233,9 @@ def download_weights(
     url = url or url_for(weight)
     if weight.sha256 is None:
         raise WeightsUnavailableError(
-            _missing_message(weight, folder, "no published SHA-256 is known for it, so it is not downloaded unverified", url)
+            _missing_message(
+                weight, folder, "no published SHA-256 is known for it, so it is not downloaded unverified", url
+            )
         )
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -257,10 +261,14 @@ def download_weights(
                 request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
                 response = urllib.request.urlopen(request, timeout=timeout)
             except urllib.error.HTTPError as exc:
-                raise WeightsUnavailableError(_missing_message(weight, folder, f"HTTP {exc.code} {exc.reason}", url)) from exc
-            except (urllib.error.URLError, socket.timeout, ConnectionError, OSError) as exc:
+                raise WeightsUnavailableError(
+                    _missing_message(weight, folder, f"HTTP {exc.code} {exc.reason}", url)
+                ) from exc
+            except (TimeoutError, urllib.error.URLError, ConnectionError, OSError) as exc:
                 reason = getattr(exc, "reason", exc)
-                raise WeightsUnavailableError(_missing_message(weight, folder, f"no connection: {reason}", url)) from exc
+                raise WeightsUnavailableError(
+                    _missing_message(weight, folder, f"no connection: {reason}", url)
+                ) from exc
             with response:
                 length = response.headers.get("Content-Length")
                 expected = int(length) if length and length.isdigit() else weight.size
@@ -271,7 +279,9 @@ def download_weights(
                             chunk = response.read(chunk_size)
                         except (OSError, http.client.HTTPException) as exc:  # reset connection, IncompleteRead
                             raise WeightsUnavailableError(
-                                _missing_message(weight, folder, f"transfer interrupted after {received} bytes: {exc}", url)
+                                _missing_message(
+                                    weight, folder, f"transfer interrupted after {received} bytes: {exc}", url
+                                )
                             ) from exc
                         if not chunk:
                             break
@@ -309,10 +319,12 @@ def _missing_message(weight: WeightFile, folder: Path, why: str, url: str | None
     )
 
 
-def _progress_bar(name: str, total: Optional[int], enabled: bool) -> Any:
+def _progress_bar(name: str, total: int | None, enabled: bool) -> Any:
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=f"Downloading {name}", disable=not enabled)
+    return tqdm(
+        total=total, unit="B", unit_scale=True, unit_divisor=1024, desc=f"Downloading {name}", disable=not enabled
+    )
 
 
 def sha256_of(path: os.PathLike | str, chunk_size: int = 1 << 20) -> str:
@@ -359,7 +371,9 @@ def load_state_dict(
             with safe_open(str(path), framework="pt", device="cpu") as f:
                 return {k: f.get_tensor(k) for k in f.keys() if keep is None or keep(k)}
         except Exception as exc:  # safetensors raises its own error types for truncated/corrupt headers
-            raise WeightsError(f"{path} is not a readable safetensors file ({exc}); delete it and download it again") from exc
+            raise WeightsError(
+                f"{path} is not a readable safetensors file ({exc}); delete it and download it again"
+            ) from exc
     try:
         obj = torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as exc:
@@ -369,7 +383,9 @@ def load_state_dict(
                 f"refused to load {path}: it contains pickled Python objects other than tensors, which could run "
                 f"code when loaded. Use the published file (see annotators.weights.WEIGHTS) or a .safetensors copy."
             ) from exc
-        raise WeightsError(f"{path} is not a readable PyTorch weight file ({exc}); delete it and download it again") from exc
+        raise WeightsError(
+            f"{path} is not a readable PyTorch weight file ({exc}); delete it and download it again"
+        ) from exc
     state = canonical_state_dict(obj, str(path))
     if keep is not None:
         state = {k: v for k, v in state.items() if keep(k)}
@@ -390,7 +406,7 @@ def canonical_state_dict(obj: Any, what: str = "weights") -> dict[str, Any]:
         raise WeightsError(f"{what} does not hold a state dict (a mapping of parameter names to tensors)")
     out: dict[str, torch.Tensor] = {}
     for key, value in obj.items():
-        name = key[len("module."):] if key.startswith("module.") else key
+        name = key[len("module.") :] if key.startswith("module.") else key
         out[name] = value
     return out
 

@@ -15,7 +15,7 @@ import argparse
 import logging
 import statistics
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -42,8 +42,9 @@ def _median_ms(fn, image: np.ndarray, runs: int, warmup: int) -> float:
 
 def benchmark(runs: int = 50, warmup: int = 3, rounds: int = 3) -> list[tuple[str, float, float | None]]:
     """[(annotator, median ms, goal ms or None)] for every registered annotator that needs no weights."""
-    import annotators
     from skimage import data
+
+    import annotators
 
     image = data.astronaut()
     rows = []

@@ -36,11 +36,17 @@ def _ms(fn) -> float:
     return (time.process_time() - t0) * 1000
 
 
+def _adapter_pass(adapter_cls, condition: torch.Tensor) -> tuple[list[torch.Tensor], float, int]:
+    """(features, CPU ms of one pass (best of 2), adapter parameters); the adapter is dropped on return."""
+    adapter = adapter_cls(3).eval()
+    ms = min(_ms(lambda: compute_features(adapter, condition)) for _ in range(2))
+    return compute_features(adapter, condition), ms, adapter.num_parameters
+
+
 @torch.no_grad()
 def bench(arch: str, pairs: int, size: int = 512) -> dict[str, float]:
     spec, adapter_cls = SPECS[arch]
     unet = build_ldm_unet(spec)
-    adapter = adapter_cls(3).eval()
     g = torch.Generator().manual_seed(0)
     latent = size // 8
     x = torch.randn(2, 4, latent, latent, generator=g)
@@ -53,14 +59,8 @@ def bench(arch: str, pairs: int, size: int = 512) -> dict[str, float]:
 
     step()  # warm-up: allocator and kernels
 
-    def adapter_pass() -> None:
-        compute_features(adapter, condition)
-
-    adapter_ms = min(_ms(adapter_pass) for _ in range(2))
-    features = compute_features(adapter, condition)
-    adapter_params = adapter.num_parameters
-    del adapter, adapter_pass
-    gc.collect()
+    features, adapter_ms, adapter_params = _adapter_pass(adapter_cls, condition)
+    gc.collect()  # the adapter is gone: sampling holds only its features
     unit = AdapterUnit(features=features)
 
     plain, injected = [], []

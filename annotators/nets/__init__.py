@@ -14,13 +14,13 @@ if TYPE_CHECKING:  # torch is imported lazily so that `import annotators` stays 
     import torch
 
 
-def default_device() -> "torch.device":
+def default_device() -> torch.device:
     """CUDA when available (the WebUI case), else CPU."""
     import torch
 
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def parameter_count(module: "torch.nn.Module") -> int:
+def parameter_count(module: torch.nn.Module) -> int:
     """Number of parameters (buffers excluded)."""
     return sum(p.numel() for p in module.parameters())

@@ -55,9 +55,9 @@ def build_clip_vision(config: Any = None, *, device: Any = None) -> Any:
 
 def load_clip_vision(path: Path | str) -> Any:
     """Build the tower and strictly load the ``vision_model.*`` half of a full CLIP checkpoint at `path`."""
-    from annotators.weights import load_state_dict, load_strict
-
     import torch
+
+    from annotators.weights import load_state_dict, load_strict
 
     model = build_clip_vision(device="meta")
     state = load_state_dict(path, keep=lambda k: k.startswith(VISION_PREFIX))

@@ -58,7 +58,9 @@ class WeightStandardizedConv2d(nn.Conv2d):
     """Conv2d whose weights are standardised per output channel (zero mean, unit variance, eps 1e-8) before use,
     with TF 'SAME' padding (timm ``StdConv2dSame``). No bias."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, eps: float = 1e-8) -> None:
+    def __init__(
+        self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1, eps: float = 1e-8
+    ) -> None:
         static = kernel_size // 2 if stride == 1 else 0
         super().__init__(in_channels, out_channels, kernel_size, stride=stride, padding=static, bias=False)
         self.eps = eps

@@ -20,25 +20,37 @@ published model's outputs exactly.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Mapping
+from collections.abc import Mapping
 
 import torch
 import torch.nn as nn
 
 # (name, in, out, kernel) of the VGG front end; "pool" = 2x2 max-pool stride 2.
 _FRONT = (
-    ("conv1_1", 3, 64, 3), ("conv1_2", 64, 64, 3), "pool1_stage1",
-    ("conv2_1", 64, 128, 3), ("conv2_2", 128, 128, 3), "pool2_stage1",
-    ("conv3_1", 128, 256, 3), ("conv3_2", 256, 256, 3), ("conv3_3", 256, 256, 3), ("conv3_4", 256, 256, 3),
+    ("conv1_1", 3, 64, 3),
+    ("conv1_2", 64, 64, 3),
+    "pool1_stage1",
+    ("conv2_1", 64, 128, 3),
+    ("conv2_2", 128, 128, 3),
+    "pool2_stage1",
+    ("conv3_1", 128, 256, 3),
+    ("conv3_2", 256, 256, 3),
+    ("conv3_3", 256, 256, 3),
+    ("conv3_4", 256, 256, 3),
     "pool3_stage1",
-    ("conv4_1", 256, 512, 3), ("conv4_2", 512, 512, 3), ("conv4_3_CPM", 512, 256, 3), ("conv4_4_CPM", 256, 128, 3),
+    ("conv4_1", 256, 512, 3),
+    ("conv4_2", 512, 512, 3),
+    ("conv4_3_CPM", 512, 256, 3),
+    ("conv4_4_CPM", 256, 128, 3),
 )
 PAF_CHANNELS = 38
 HEATMAP_CHANNELS = 19
 FEATURES = 128
 # Last convs with no ReLU after them (see the module docstring for the stage-6 heatmap quirk).
 _NO_RELU = {f"Mconv7_stage{t}_L{b}" for t in range(2, 6) for b in (1, 2)} | {
-    "conv5_5_CPM_L1", "conv5_5_CPM_L2", "Mconv7_stage6_L1",
+    "conv5_5_CPM_L1",
+    "conv5_5_CPM_L2",
+    "Mconv7_stage6_L1",
 }
 
 

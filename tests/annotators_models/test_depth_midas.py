@@ -75,8 +75,14 @@ def _transformers_reference(state: dict[str, torch.Tensor], monkeypatch) -> torc
     monkeypatch.setattr(huggingface_hub, "cached_download", None, raising=False)  # imported, never called
     convert = importlib.import_module("transformers.models.dpt.convert_dpt_hybrid_to_pytorch")
     config = DPTConfig(
-        is_hybrid=True, hidden_size=768, patch_size=16, image_size=384, reassemble_factors=[1, 1, 1, 0.5],
-        neck_hidden_sizes=[256, 512, 768, 768], readout_type="project", use_batch_norm_in_fusion_residual=False,
+        is_hybrid=True,
+        hidden_size=768,
+        patch_size=16,
+        image_size=384,
+        reassemble_factors=[1, 1, 1, 0.5],
+        neck_hidden_sizes=[256, 512, 768, 768],
+        readout_type="project",
+        use_batch_norm_in_fusion_residual=False,
         layer_norm_eps=1e-6,  # timm's ViT LayerNorm eps (the conversion script leaves transformers' 1e-12)
     )
     renamed = dict(state)

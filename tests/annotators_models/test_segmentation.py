@@ -43,7 +43,10 @@ def test_model_has_the_published_key_names_shapes_and_size(published_file):
     sd = model.state_dict()
     for key, shape in PUBLISHED.items():
         assert tuple(sd[key].shape) == shape, key
-    assert len([k for k in sd if k.startswith("segformer.encoder.block.2.") and k.endswith("attention.self.query.weight")]) == 40
+    assert (
+        len([k for k in sd if k.startswith("segformer.encoder.block.2.") and k.endswith("attention.self.query.weight")])
+        == 40
+    )
     assert parameter_count(model) == 84_708_694  # "SegFormer-B5 84.7M" (paper table 1); 339 MB file
 
 

@@ -71,7 +71,9 @@ def test_download_reports_progress_and_writes_the_verified_file(http_server, tmp
     base, files = http_server
     files["tiny.pth"] = PAYLOAD
     bars: list[_RecordingBar] = []
-    monkeypatch.setattr(weights, "_progress_bar", lambda name, total, enabled: bars.append(_RecordingBar(total)) or bars[-1])
+    monkeypatch.setattr(
+        weights, "_progress_bar", lambda name, total, enabled: bars.append(_RecordingBar(total)) or bars[-1]
+    )
     path = weights.download_weights(_spec(), tmp_path, url=f"{base}/good/tiny.pth", chunk_size=65536)
     assert path == tmp_path / "tiny.pth"
     assert path.read_bytes() == PAYLOAD
