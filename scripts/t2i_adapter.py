@@ -43,13 +43,15 @@ total_sampling_steps of the current pass; cond/uncond texts for the row tracker)
 "T2I-Adapter": unit count, model cache size, extra model folders, SD1 adapters on SD2), ``on_after_component``
 (remembers the img2img batch tab's input folder), ``on_before_reload`` (remove hooks), ``on_app_started``
 (``/t2i-adapter/*`` routes of ``t2i_ext/http_api.py`` and the ``AlwaysonArgsGuard`` middleware of
-``t2i_ext/api_guard.py``, which answers 422 naming unit and field for bad ``alwayson_scripts["t2i-adapter"]``
-args of ``/sdapi/v1/txt2img|img2img`` before the WebUI runs them; not installed under ``--api-auth``, where the
-same errors come as 422 from the ``p.sample`` guard, after authentication). xyz-grid axes are added at load time.
+``t2i_ext/api_guard.py``, which restores units from a request's ``infotext`` and answers 422 naming unit and field
+for bad ``alwayson_scripts["t2i-adapter"]`` args of ``/sdapi/v1/txt2img|img2img`` before the WebUI runs them; under
+``--api-auth`` it does not validate (it would answer before authentication): the same errors come as 422 from the
+``p.sample`` guard, after authentication). xyz-grid axes are added at load time.
 
 Infotext: ``T2I-Adapter <i>: "model: stem [hash], module: canny, weight: 0.8, guidance_start: 0, ..."`` (the WebUI
 JSON-quotes the whole value; inner values with ``,``/``:``/``"`` are JSON-quoted). Pasting restores the visible
-widgets of unit i (not the image; units absent from the infotext are disabled).
+widgets of unit i (not the image; units absent from the infotext are disabled). An API request's ``infotext``
+restores its units too (``complete_api_units``, in the middleware): fields the request's own unit i sets win.
 
 Models: the extension's ``models/``, ``<models>/T2I-Adapter`` (created), adapter files in ``<models>/ControlNet``
 (told from ControlNets by tensor names) and the folders of setting ``t2i_adapter_extra_models_dirs``
@@ -95,6 +97,10 @@ OVERRIDES_ATTR = "t2i_adapter_overrides"  # set by the xyz-grid axes: {field: va
 # -- settings -------------------------------------------------------------------------------------------------------
 def opt(name: str, default: Any) -> Any:
     return getattr(shared.opts, name, default) if hasattr(shared, "opts") else default
+
+
+def unit_count() -> int:
+    return max(1, min(10, int(opt("t2i_adapter_unit_count", 3))))
 
 
 def model_folders() -> list[tuple[Path, bool]]:
@@ -804,7 +810,7 @@ def unit_ui(script: Script, i: int, is_img2img: bool, tab: str) -> tuple[Any, li
 
 
 def build_ui(script: Script, is_img2img: bool) -> list:
-    count = max(1, min(10, int(opt("t2i_adapter_unit_count", 3))))
+    count = unit_count()
     tab = "img2img" if is_img2img else "txt2img"
     states, paste = [], []
     with gr.Group(elem_id=f"{tab}_t2i_adapter"):
@@ -893,7 +899,7 @@ def validate_api_units(units: list, request: dict | None = None) -> None:
     """What the API argument guard checks before the WebUI runs a request (422 on failure)."""
     overrides = (request or {}).get("override_settings") or {}
     switches_checkpoint = isinstance(overrides, dict) and "sd_model_checkpoint" in overrides
-    count = max(1, min(10, int(opt("t2i_adapter_unit_count", 3))))
+    count = unit_count()
     if len(units) > count:
         raise UnitArgsError(
             f"{len(units)} units sent but {count} are configured (Settings → T2I-Adapter → number of "
@@ -933,6 +939,33 @@ def validate_api_units(units: list, request: dict | None = None) -> None:
                 ) from None
 
 
+def complete_api_units(request: dict) -> dict | None:
+    """An API request with the units its ``infotext`` records (``T2I-Adapter <i>: ...``), completed field by field
+    by its own ``alwayson_scripts`` units (``t2i_ext.unit_args.units_with_infotext``); None when there is nothing to
+    add. The WebUI restores from an API ``infotext`` only what its widgets map; ours are one ``gr.State`` per unit."""
+    text = request.get("infotext")
+    if not isinstance(text, str) or INFOTEXT_KEY.format("") not in text:
+        return None
+    from modules import infotext_utils
+
+    params = infotext_utils.parse_generation_parameters(text)
+    recorded = {i: params[INFOTEXT_KEY.format(i)] for i in range(unit_count()) if INFOTEXT_KEY.format(i) in params}
+    scripts_args = request.get("alwayson_scripts")
+    scripts_args = dict(scripts_args) if isinstance(scripts_args, dict) else {}
+    key = next((k for k in scripts_args if isinstance(k, str) and k.lower() == TITLE.lower()), TITLE)
+    entry = scripts_args.get(key, {})
+    if not isinstance(entry, dict) or not isinstance(entry.get("args", []), list):
+        return None  # the validator names what is wrong
+    try:
+        units = t2i_ext.unit_args.units_with_infotext(entry.get("args", []), recorded, unit_count())
+    except UnitArgsError as e:
+        raise UnitArgsError(f"it records an invalid unit: {e}", "infotext", e.unit) from None
+    if units is None:
+        return None
+    scripts_args[key] = {**entry, "args": units}
+    return {**request, "alwayson_scripts": scripts_args}
+
+
 def api_models(refresh: bool) -> list[dict]:
     models = store().refresh() if refresh else store().models()
     return [
@@ -960,11 +993,10 @@ def on_app_started(demo: Any, app: Any) -> None:
             validate_units=validate_api_units,
         ),
     )
-    if getattr(shared.cmd_opts, "api_auth", None):
-        # the guard would answer before authentication (and its messages list model names): with --api-auth,
-        # bad units are refused after it, when sampling starts (same message, same 422)
-        return
-    http_api.install_guard(app, validate_api_units, title=TITLE)
+    # with --api-auth the guard must not answer before authentication (its messages list model names): bad units are
+    # then refused after it, when sampling starts (same message, same 422); units from an infotext work either way
+    validate = None if getattr(shared.cmd_opts, "api_auth", None) else validate_api_units
+    http_api.install_guard(app, validate, title=TITLE, complete=complete_api_units)
 
 
 script_callbacks.on_app_started(on_app_started, name="t2i_adapter_api")

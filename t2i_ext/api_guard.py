@@ -1,10 +1,16 @@
-"""Reject bad T2I-Adapter units in ``/sdapi/v1/txt2img`` and ``/img2img`` requests with 422 before the WebUI runs them.
+"""The T2I-Adapter units of ``/sdapi/v1/txt2img`` and ``/img2img`` requests, settled before the WebUI runs them.
 
-The WebUI runs script hooks inside try/except, so a unit error found during generation could only stop the job
-late (after prompts and latents were prepared). This pure ASGI middleware reads the request body, validates the
-``alwayson_scripts`` entry whose key is the script title (case-insensitive, as the WebUI matches it), and either
-answers 422 with a JSON body naming the unit and field, or replays the body unchanged to the WebUI. Pure ASGI
-(not Starlette's ``BaseHTTPMiddleware``) because reading the body there makes the endpoint hang in Starlette 0.26.
+Pure ASGI middleware (not Starlette's ``BaseHTTPMiddleware``: reading the body there makes the endpoint hang in
+Starlette 0.26) that reads the request body and finds the ``alwayson_scripts`` entry whose key is the script title
+(case-insensitive, as the WebUI matches it), then:
+
+1. ``complete(request)`` (optional) may return a changed request, e.g. with units restored from the request's
+   ``infotext``: the WebUI itself restores only widgets it knows from an API ``infotext``, and ours are one
+   ``gr.State`` per unit. The changed body is what the WebUI receives.
+2. ``validate(units, request)`` (optional) answers 422 with a JSON body naming the unit and field: the WebUI runs
+   script hooks inside try/except, so a unit error found during generation could only stop the job late.
+
+Otherwise the body is replayed unchanged.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ from typing import Any
 #: validate(units, request) raises an exception with a message (and optional status_code, field) on bad units;
 #: ``request`` is the whole decoded body (e.g. to see an ``override_settings`` checkpoint switch).
 Validate = Callable[[list, dict], None]
+#: complete(request) returns a changed copy of the decoded body, or None to keep it; raises like ``validate``.
+Complete = Callable[[dict], "dict | None"]
 GUARDED_PATHS = ("/sdapi/v1/txt2img", "/sdapi/v1/img2img")
 
 
@@ -28,10 +36,12 @@ class AlwaysonArgsGuard:
         title: str = "t2i-adapter",
         validate: Validate | None = None,
         paths: Sequence[str] = GUARDED_PATHS,
+        complete: Complete | None = None,
     ) -> None:
         self.app = app
         self.title = title.lower()
         self.validate = validate
+        self.complete = complete
         self.paths = tuple(paths)
 
     async def __call__(self, scope: dict, receive: Callable[[], Awaitable[dict]], send: Callable) -> None:
@@ -48,7 +58,15 @@ class AlwaysonArgsGuard:
                     break
             else:  # disconnect
                 break
-        error = self.check(body)
+        request = _decode(body)
+        try:
+            changed = self.complete(request) if self.complete is not None and isinstance(request, dict) else None
+            if changed is not None:
+                request, body = changed, json.dumps(changed).encode()
+                messages = [{"type": "http.request", "body": body, "more_body": False}]
+            error = self.check(request)
+        except Exception as e:  # complete's message names the field
+            error = _refusal(e)
         if error is not None:
             status, payload = error
             data = json.dumps(payload).encode()
@@ -70,18 +88,18 @@ class AlwaysonArgsGuard:
 
         await self.app(scope, replay_receive, send)
 
-    def check(self, body: bytes) -> tuple[int, dict] | None:
-        """``(status, json)`` for a request to refuse; None to let the WebUI handle it (also for bodies it rejects)."""
-        if self.validate is None:
-            return None
-        try:
-            request = json.loads(body or b"null")
-        except (ValueError, UnicodeDecodeError):
-            return None  # not JSON: FastAPI answers that itself
+    def entry(self, request: Any) -> Any:
+        """The request's ``alwayson_scripts`` value for this script (None when absent)."""
         scripts = request.get("alwayson_scripts") if isinstance(request, dict) else None
         if not isinstance(scripts, dict):
             return None
-        entry = next((v for k, v in scripts.items() if isinstance(k, str) and k.lower() == self.title), None)
+        return next((v for k, v in scripts.items() if isinstance(k, str) and k.lower() == self.title), None)
+
+    def check(self, request: Any) -> tuple[int, dict] | None:
+        """``(status, json)`` for a request to refuse; None to let the WebUI handle it (also for bodies it rejects)."""
+        if self.validate is None:
+            return None
+        entry = self.entry(request)
         if entry is None:
             return None
         if not isinstance(entry, dict) or not isinstance(entry.get("args", []), list):
@@ -90,11 +108,21 @@ class AlwaysonArgsGuard:
         try:
             self.validate(entry.get("args", []), request)
         except Exception as e:  # the validator's message names the unit and field
-            status = getattr(e, "status_code", 422)
-            return (status if isinstance(status, int) and 400 <= status < 500 else 422), error_body(
-                str(e), getattr(e, "field", "")
-            )
+            return _refusal(e)
         return None
+
+
+def _decode(body: bytes) -> Any:
+    try:
+        return json.loads(body or b"null")
+    except (ValueError, UnicodeDecodeError):
+        return None  # not JSON: FastAPI answers that itself
+
+
+def _refusal(e: Exception) -> tuple[int, dict]:
+    status = getattr(e, "status_code", 422)
+    status = status if isinstance(status, int) and 400 <= status < 500 else 422
+    return status, error_body(str(e), getattr(e, "field", ""))
 
 
 def error_body(message: str, field: str = "") -> dict:

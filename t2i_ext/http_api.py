@@ -192,7 +192,12 @@ def mount(app: Any, services: Services, prefix: str = "/t2i-adapter") -> None:
     app.add_api_route(f"{prefix}/detect", detect, methods=["POST"], response_model=DetectResponse)
 
 
-def install_guard(app: Any, validate: Callable[[list, dict], None], title: str = "t2i-adapter") -> bool:
+def install_guard(
+    app: Any,
+    validate: Callable[[list, dict], None] | None,
+    title: str = "t2i-adapter",
+    complete: Callable[[dict], dict | None] | None = None,
+) -> bool:
     """Put :class:`~t2i_ext.api_guard.AlwaysonArgsGuard` in front of ``app`` (once). Returns True when added."""
     from .api_guard import AlwaysonArgsGuard
 
@@ -201,5 +206,5 @@ def install_guard(app: Any, validate: Callable[[list, dict], None], title: str =
     # Starlette refuses new middleware once its stack is built; the WebUI resets it the same way in
     # webui.py setup_middleware. The stack is rebuilt on the next request, with the guard outermost.
     app.middleware_stack = None
-    app.add_middleware(AlwaysonArgsGuard, title=title, validate=validate)
+    app.add_middleware(AlwaysonArgsGuard, title=title, validate=validate, complete=complete)
     return True

@@ -250,6 +250,23 @@ class UnitArgs:
         return replace(self, **changes)
 
 
+def units_with_infotext(args: list, infotext_units: dict[int, str], count: int) -> list | None:
+    """An API request's units completed from its infotext, field by field, as the WebUI lets fields a request sets
+    win over its ``infotext``: ``infotext_units`` (``{unit index: "model: ..., weight: ..."}``, up to ``count``)
+    gives each recorded unit's settings, enabled; the request's unit at the same position (a dict) overrides the
+    fields it names, e.g. just ``{"image": ...}``. Infotexts hold no images (img2img falls back to its input image).
+    None when the infotext records no unit."""
+    recorded = {i: t for i, t in infotext_units.items() if 0 <= i < count}
+    if not recorded:
+        return None
+    out = list(args) + [None] * (max(recorded) + 1 - len(args))
+    for i, text in recorded.items():
+        restored = UnitArgs.from_infotext(text, i).to_dict(with_image=False)
+        given = out[i]
+        out[i] = {**restored, **given} if isinstance(given, dict) else restored if given is None else given
+    return out
+
+
 # -- field parsers --------------------------------------------------------------------------------------------------
 def _kind(value: Any) -> str:
     return "null" if value is None else f"{type(value).__name__} {value!r}"[:80]

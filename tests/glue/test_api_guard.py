@@ -58,3 +58,29 @@ def test_other_routes_methods_and_non_json_bodies_pass():
     assert run(guard, "/sdapi/v1/txt2img", [json.dumps({"prompt": "x"}).encode()])[1] == 200
     wrong_shape = json.dumps({"alwayson_scripts": {"t2i-adapter": ["not", "an", "object"]}}).encode()
     assert run(guard, "/sdapi/v1/txt2img", [wrong_shape])[1] == 422
+
+
+def test_completed_request_reaches_the_app_and_is_validated():
+    def complete(request):
+        if "infotext" not in request:
+            return None
+        return {**request, "alwayson_scripts": {"t2i-adapter": {"args": [{"weight": request["infotext"]}]}}}
+
+    guard = AlwaysonArgsGuard(None, validate=refuse_heavy, complete=complete)
+    body = json.dumps({"prompt": "x", "infotext": 0.5}).encode()
+    received, status, _ = run(guard, "/sdapi/v1/txt2img", [body[:5], body[5:]])
+    assert status == 200
+    assert json.loads(received)["alwayson_scripts"] == {"t2i-adapter": {"args": [{"weight": 0.5}]}}
+    heavy = json.dumps({"infotext": "heavy"}).encode()
+    received, status, answer = run(guard, "/sdapi/v1/txt2img", [heavy])
+    assert status == 422 and received == b"" and "weight" in json.loads(answer)["detail"]
+    untouched = json.dumps({"prompt": "y"}).encode()
+    assert run(guard, "/sdapi/v1/txt2img", [untouched])[:2] == (untouched, 200)
+
+
+def test_an_error_while_completing_answers_422_without_validation():
+    def complete(request):
+        raise ValueError("field 'infotext': it records an invalid unit")
+
+    received, status, answer = run(AlwaysonArgsGuard(None, complete=complete), "/sdapi/v1/img2img", [b"{}"])
+    assert status == 422 and received == b"" and json.loads(answer)["detail"].startswith("field 'infotext'")

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from t2i_ext.resize import ResizeMode
-from t2i_ext.unit_args import UnitArgs, UnitArgsError, annotator_values
+from t2i_ext.unit_args import UnitArgs, UnitArgsError, annotator_values, units_with_infotext
 from t2i_ext.units import ControlMode
 
 
@@ -163,6 +163,22 @@ def test_infotext_round_trip_with_commas_quotes_and_colons_in_model_names():
 def test_infotext_errors_name_the_field():
     with pytest.raises(UnitArgsError, match="field 'weight'"):
         UnitArgs.from_infotext("weight: lots")
+
+
+def test_units_from_an_infotext_are_completed_field_by_field_by_the_request():
+    recorded = UnitArgs.parse({"model": "sketch [12345678]", "weight": 0.6, "guidance_end": 0.5}, 0).to_infotext()
+    second = UnitArgs.parse({"model": "depth [87654321]", "control_mode": 2}, 2).to_infotext()
+    units = units_with_infotext([{"image": "b64", "weight": 1.2}], {0: recorded, 2: second}, count=3)
+    assert len(units) == 3 and units[1] is None  # unit 1: not recorded, not sent → stays disabled
+    assert units[0]["image"] == "b64"
+    first = UnitArgs.parse({k: v for k, v in units[0].items() if k != "image"}, 0)
+    assert (first.model, first.weight, first.guidance_end) == ("sketch [12345678]", 1.2, 0.5)
+    third = UnitArgs.parse(units[2], 2)
+    assert third.enabled and third.model == "depth [87654321]" and third.control_mode == ControlMode.ADAPTER
+    assert units_with_infotext([], {3: second}, count=3) is None  # beyond the configured units
+    assert units_with_infotext([{"weight": 1}], {}, count=3) is None
+    with pytest.raises(UnitArgsError, match="unit 1: field 'weight'"):
+        units_with_infotext([], {1: "model: x, weight: lots"}, count=3)
 
 
 def test_thresholds_map_onto_the_first_two_numeric_params():

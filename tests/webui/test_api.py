@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 
 import numpy as np
 import pytest
@@ -160,6 +161,38 @@ def test_img2img_unit_without_image_uses_the_init_image(webui, client):
     assert r.status_code == 200, r.text
     ui = webui.img2img([Image.fromarray(init)], [{"enabled": True, "model": webui.adapters["canny"], "module": "none"}])
     assert np.array_equal(decode(r.json()["images"][0]), pixels(ui))
+
+
+def test_infotext_restores_the_units_and_the_request_fills_in_the_image(webui, client):
+    first = post(client, [api_unit(webui, weight=0.7, guidance_end=0.6, control_mode="My prompt is more important")])
+    assert first.status_code == 200, first.text
+    infotext = json.loads(first.json()["info"])["infotexts"][0]
+    assert "T2I-Adapter 0" in infotext
+    again = post(client, [{"image": b64(shapes())}], infotext=infotext)
+    assert again.status_code == 200, again.text
+    assert np.array_equal(decode(again.json()["images"][0]), decode(first.json()["images"][0]))
+    assert not np.array_equal(
+        decode(post(client, [api_unit(webui)]).json()["images"][0]), decode(first.json()["images"][0])
+    )
+    # no image anywhere: the restored unit is refused naming the field, in txt2img
+    bare = post(client, None, infotext=infotext)
+    assert bare.status_code == 422 and "field 'image'" in bare.json()["detail"]
+    assert unet_hook_count(webui.unet) == 0
+
+
+def test_img2img_infotext_alone_restores_the_unit_on_the_input_image(webui, client):
+    init = b64(shapes(seed=3))
+    job = dict(route="img2img", init_images=[init], denoising_strength=0.75)
+    first = post(client, [{"model": webui.adapters["canny"], "module": "none", "weight": 0.8}], **job)
+    assert first.status_code == 200, first.text
+    infotext = json.loads(first.json()["info"])["infotexts"][0]
+    again = post(client, None, infotext=infotext, **job)
+    assert again.status_code == 200, again.text
+    assert np.array_equal(decode(again.json()["images"][0]), decode(first.json()["images"][0]))
+    broken = infotext.replace("weight: 0.8", "weight: 7")
+    assert broken != infotext
+    r = post(client, None, infotext=broken, **job)
+    assert r.status_code == 422 and "field 'infotext'" in r.json()["detail"] and "weight" in r.json()["detail"]
 
 
 def test_img2img_inpaint_only_masked_through_the_api(webui, client):
