@@ -10,6 +10,7 @@ from PIL import Image
 from t2i_ext.resize import ResizeMode
 from t2i_ext.unit_args import UnitArgs, UnitArgsError, annotator_values, units_with_infotext
 from t2i_ext.units import ControlMode
+from tests.controlnet_client import controlnet_unit
 
 
 def png_b64(array: np.ndarray) -> str:
@@ -205,25 +206,7 @@ def test_thresholds_map_onto_the_first_two_numeric_params():
 
 def test_controlnet_client_fields_are_accepted():
     """webuiapi's ControlNetUnit.to_dict() sends mask and hr_option; a ported dict must parse unchanged."""
-    cn = {
-        "image": "",
-        "mask": None,
-        "module": "none",
-        "model": "m",
-        "weight": 1.0,
-        "resize_mode": "Resize and Fill",
-        "low_vram": False,
-        "processor_res": 512,
-        "threshold_a": 64,
-        "threshold_b": 64,
-        "guidance_start": 0.0,
-        "guidance_end": 1.0,
-        "control_mode": "ControlNet is more important",
-        "pixel_perfect": False,
-        "hr_option": "Both",
-        "enabled": True,
-        "save_detected_map": True,
-    }
+    cn = controlnet_unit("", "m")
     args = UnitArgs.parse(cn)
     assert args.control_mode is ControlMode.ADAPTER and args.hr_option == "Both"
     assert UnitArgs.parse({"hr_option": 2}).hr_option == "High res only"

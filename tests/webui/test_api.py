@@ -13,6 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from tests.controlnet_client import controlnet_unit
+
 from .harness import JOB_DEFAULTS, unet_hook_count
 from .images import pixels, shapes
 
@@ -264,24 +266,7 @@ def test_detect_errors_answer_4xx_naming_the_field(webui, client, body, field):
 def test_unit_dict_from_a_controlnet_client_ports_unchanged(webui, client):
     """The issue's porting promise: a unit as the widely used ``webuiapi`` client's ``ControlNetUnit.to_dict()``
     builds it (ControlNet field names, including ``mask: None`` and ``hr_option``) works under our key."""
-    cn_unit = {
-        "image": b64(shapes()),
-        "mask": None,
-        "module": "none",
-        "model": webui.adapters["canny"],
-        "weight": 1.0,
-        "resize_mode": "Resize and Fill",
-        "low_vram": False,
-        "processor_res": 512,
-        "threshold_a": 64,
-        "threshold_b": 64,
-        "guidance_start": 0.0,
-        "guidance_end": 1.0,
-        "control_mode": "ControlNet is more important",
-        "pixel_perfect": False,
-        "hr_option": "Both",
-        "enabled": True,
-    }
+    cn_unit = controlnet_unit(b64(shapes()), webui.adapters["canny"])
     r = post(client, [cn_unit])
     assert r.status_code == 200, r.text
     ours = post(client, [api_unit(webui, resize_mode="Resize and Fill", control_mode="Adapter is more important")])
