@@ -18,8 +18,8 @@ batch tab). ControlNet's ``mask``/``mask_image``/``save_detected_map`` are accep
 
 Hooks:
 - ``before_process``: removes hooks a previous job may have left (belt and braces; see below).
-- ``process``: parses every unit (``UnitArgs.parse``), applies xyz-grid overrides (``p.t2i_adapter_overrides``,
-  first enabled unit), resolves and loads models (LRU), checks each adapter against the loaded checkpoint's
+- ``process``: parses every unit (``UnitArgs.parse``), applies xyz-grid overrides (``p.t2i_adapter_overrides``:
+  the first enabled unit or a given one), resolves and loads models (LRU), checks each adapter against the checkpoint's
   family, writes each enabled unit to ``p.extra_generation_params["T2I-Adapter <i>"]``, and wraps ``p.sample``
   (instance attribute) with a ``try/finally`` guard. Any error is kept and raised by that guard when sampling
   starts — the WebUI swallows exceptions raised inside script hooks, so this is how a bad unit stops the job
@@ -91,7 +91,8 @@ EXTENSION_ROOT = Path(scripts.basedir())
 INFOTEXT_KEY = "T2I-Adapter {}"
 RUN_ATTR = "_t2i_adapter_run"
 BATCH_CALLS_ATTR = "_t2i_adapter_batch_jobs"  # jobs run on one p: the img2img batch tab reuses p per file
-OVERRIDES_ATTR = "t2i_adapter_overrides"  # set by the xyz-grid axes: {field: value} for the first enabled unit
+# set by the xyz-grid axes: {unit index, or None for the first enabled unit: {field: value}}
+OVERRIDES_ATTR = "t2i_adapter_overrides"
 
 
 # -- settings -------------------------------------------------------------------------------------------------------
@@ -377,11 +378,10 @@ def parse_units(units: tuple, p: Any = None) -> list[UnitArgs]:
     modules_known = known_modules()
     parsed = [UnitArgs.parse(u, i, modules_known) for i, u in enumerate(units)]
     overrides = getattr(p, OVERRIDES_ATTR, None) if p is not None else None
-    if overrides:
-        first = next((i for i, u in enumerate(parsed) if u.enabled), None)
-        if first is not None:
-            merged = {**parsed[first].to_dict(), **overrides}
-            parsed[first] = UnitArgs.parse(merged, first, modules_known)
+    for target, fields in (overrides or {}).items():
+        index = next((i for i, u in enumerate(parsed) if u.enabled), None) if target is None else target
+        if index is not None and 0 <= index < len(parsed):
+            parsed[index] = UnitArgs.parse({**parsed[index].to_dict(), **fields}, index, modules_known)
     return parsed
 
 
@@ -859,32 +859,43 @@ def on_ui_settings() -> None:
 script_callbacks.on_ui_settings(on_ui_settings, name="t2i_adapter_settings")
 
 
+XYZ_FIELDS = (
+    ("Weight", "weight", float),
+    ("Guidance start", "guidance_start", float),
+    ("Guidance end", "guidance_end", float),
+    ("Model", "model", str),
+    ("Annotator", "module", str),
+)
+
+
 def add_xyz_axes() -> None:
-    """Axes for the built-in X/Y/Z plot; they override the first enabled unit through ``p.t2i_adapter_overrides``."""
+    """Axes for the built-in X/Y/Z plot, through ``p.t2i_adapter_overrides``: ``[T2I-Adapter] <field>`` changes the
+    first enabled unit, ``[T2I-Adapter] Unit <i> <field>`` unit i (e.g. two units' weights on X and Y)."""
     xyz = next(
         (d.module for d in scripts.scripts_data if d.script_class.__module__ in ("xyz_grid.py", "xyz_grid")), None
     )
     if xyz is None or any(getattr(o, "label", "").startswith("[T2I-Adapter]") for o in xyz.axis_options):
         return
 
-    def setter(field: str, convert=lambda v: v):
+    def setter(unit: int | None, field: str):
         def apply(p, value, _choices=None):
-            overrides = dict(getattr(p, OVERRIDES_ATTR, None) or {})
-            overrides[field] = convert(value)
+            overrides = {k: dict(v) for k, v in (getattr(p, OVERRIDES_ATTR, None) or {}).items()}
+            overrides.setdefault(unit, {})[field] = value
             setattr(p, OVERRIDES_ATTR, overrides)
 
         return apply
 
+    choices = {"model": lambda: model_choices()[1:], "module": lambda: ["none", *annotators.names()]}
+    targets = [(None, "")] + [(i, f"Unit {i} ") for i in range(unit_count())]
     xyz.axis_options.extend(
-        [
-            xyz.AxisOption("[T2I-Adapter] Weight", float, setter("weight")),
-            xyz.AxisOption("[T2I-Adapter] Guidance start", float, setter("guidance_start")),
-            xyz.AxisOption("[T2I-Adapter] Guidance end", float, setter("guidance_end")),
-            xyz.AxisOption("[T2I-Adapter] Model", str, setter("model"), choices=lambda: model_choices()[1:]),
-            xyz.AxisOption(
-                "[T2I-Adapter] Annotator", str, setter("module"), choices=lambda: ["none", *annotators.names()]
-            ),
-        ]
+        xyz.AxisOption(
+            f"[T2I-Adapter] {prefix}{label if not prefix else label.lower()}",
+            kind,
+            setter(unit, field),
+            choices=choices.get(field),
+        )
+        for unit, prefix in targets
+        for label, field, kind in XYZ_FIELDS
     )
 
 

@@ -127,3 +127,29 @@ def test_xyz_grid_weight_axis_overrides_the_unit(webui):
     full = webui.txt2img([unit(webui)])
     assert np.array_equal(pixels(weak), pixels(plain))
     assert not np.array_equal(pixels(full), pixels(plain))
+
+
+def test_xyz_grid_unit_axes_override_their_own_unit(webui):
+    xyz = next(d.module for d in webui.scripts.scripts_data if d.script_class.__module__ == "xyz_grid.py")
+    labels = [o.label for o in xyz.axis_options]
+    assert {
+        "[T2I-Adapter] Unit 0 weight",
+        "[T2I-Adapter] Unit 2 guidance end",
+        "[T2I-Adapter] Unit 1 annotator",
+    } <= set(labels)
+    second = unit(webui, image=shapes(seed=5), weight=0.8)
+    both = webui.txt2img([unit(webui), second])
+    only_first = webui.txt2img([unit(webui), {**second, "enabled": False}])
+    only_second = webui.txt2img([{**unit(webui), "enabled": False}, second])
+
+    def grid_cell(x, y):  # X: unit 0 weight, Y: unit 1 weight, as the grid applies them to one cell's p
+        return lambda p: (
+            xyz.apply_axis(p, "[T2I-Adapter] Unit 0 weight", x),
+            xyz.apply_axis(p, "[T2I-Adapter] Unit 1 weight", y),
+        )
+
+    assert np.array_equal(pixels(webui.txt2img([unit(webui), second], prepare=grid_cell("1", "0"))), pixels(only_first))
+    cell = webui.txt2img([unit(webui), second], prepare=grid_cell("0", "0.8"))
+    assert np.array_equal(pixels(cell), pixels(only_second))
+    assert "weight: 0," in cell.infotexts[0]  # the cell's infotext records the value the axis set
+    assert not np.array_equal(pixels(both), pixels(only_first))
