@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import threading
 
 import numpy as np
 import pytest
@@ -195,6 +196,29 @@ def test_img2img_infotext_alone_restores_the_unit_on_the_input_image(webui, clie
     assert broken != infotext
     r = post(client, None, infotext=broken, **job)
     assert r.status_code == 422 and "field 'infotext'" in r.json()["detail"] and "weight" in r.json()["detail"]
+
+
+def test_under_api_auth_units_are_refused_after_authentication_and_infotexts_still_restore(webui, monkeypatch):
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+    from modules import shared
+    from modules.api.api import Api
+
+    monkeypatch.setattr(shared.cmd_opts, "api_auth", "user:secret")
+    app = FastAPI()
+    Api(app, threading.Lock())
+    webui.script_callbacks.app_started_callback(None, app)
+    client = TestClient(app, raise_server_exceptions=False)
+    bad = post(client, [api_unit(webui, weight=5)])
+    # not answered by the middleware (it would answer before authentication) but by the job, with the same 422
+    assert bad.status_code == 422 and "field 'weight'" in bad.json()["detail"]
+    assert bad.json()["error"] != "T2IAdapterArgsError"
+    first = post(client, [api_unit(webui, weight=0.7)])
+    infotext = json.loads(first.json()["info"])["infotexts"][0]
+    again = post(client, [{"image": b64(shapes())}], infotext=infotext)
+    assert again.status_code == 200, again.text
+    assert np.array_equal(decode(again.json()["images"][0]), decode(first.json()["images"][0]))
+    assert unet_hook_count(webui.unet) == 0
 
 
 def test_img2img_inpaint_only_masked_through_the_api(webui, client):
