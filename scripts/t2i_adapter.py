@@ -591,30 +591,34 @@ def _annotator_layout(module: str) -> tuple[Any, Any, Any, list[str]]:
     return by_name.get("resolution"), by_name.get(a), by_name.get(b), bools
 
 
-def _slider_update(param: Any, current: Any) -> dict:
+def _slider_update(param: Any, current: Any, keep: bool) -> dict:
     if param is None:
         return gr.update(visible=False)
-    value = (
-        current if isinstance(current, (int, float)) and param.minimum <= current <= param.maximum else param.default
-    )
+    in_range = isinstance(current, (int, float)) and param.minimum <= current <= param.maximum
     return gr.update(
         visible=True,
         minimum=param.minimum,
         maximum=param.maximum,
         step=param.step,
         label=param.label or param.name,
-        value=value,
+        value=current if keep and in_range else param.default,
     )
 
 
-def configure_annotator(module: str, res: Any, a: Any, b: Any) -> list:
+def configure_annotator(module: str, res: Any, a: Any, b: Any, options: Any, owner: str) -> list:
+    """Show ``module``'s parameters. The sliders start at the annotator's own defaults (as the API's -1 does) when the
+    user picks another annotator; they keep their values when they already belong to ``module`` (``owner``: the
+    annotator they were last set for, which pasting an infotext sets together with the pasted values)."""
     pres, pa, pb, bools = _annotator_layout(module)
+    keep = owner == module
     defaults = [n for n in bools if annotators.get(module).defaults[n]]
+    chosen = [n for n in (options or []) if n in bools] if keep else defaults
     return [
-        _slider_update(pres, res),
-        _slider_update(pa, a),
-        _slider_update(pb, b),
-        gr.update(visible=bool(bools), choices=bools, value=defaults),
+        _slider_update(pres, res, keep),
+        _slider_update(pa, a, keep),
+        _slider_update(pb, b, keep),
+        gr.update(visible=bool(bools), choices=bools, value=chosen),
+        module,
     ]
 
 
@@ -686,6 +690,10 @@ def run_preview(*values: Any) -> Any:
 
 
 def pasted(i: int, field: str):
+    """The infotext paste function for unit ``i``'s widget ``field`` (``"owner"``: the annotator the pasted slider
+    values belong to). Parameters the infotext leaves at the annotator's default (-1, or no ``annotator_params``)
+    are pasted as that default, so the widgets show what the job used."""
+
     def get(params: dict) -> Any:
         text = params.get(INFOTEXT_KEY.format(i))
         if text is None:
@@ -696,12 +704,19 @@ def pasted(i: int, field: str):
             return None
         if field == "enabled":
             return True
+        if field == "owner":
+            return values["module"]
         value = values.get(field)
         if field == "model":
             info = store().find(value) if value else None
             return STORE.title(info) if info else (value or "None")
+        pres, pa, pb, bools = _annotator_layout(values["module"])
+        if field == "annotator_params":
+            defaults = annotators.get(values["module"]).defaults if bools else {}
+            return [n for n in bools if (value or {}).get(n, defaults.get(n))]
         if field in ("processor_res", "threshold_a", "threshold_b") and value == -1:
-            return None
+            param = {"processor_res": pres, "threshold_a": pa, "threshold_b": pb}[field]
+            return param.default if param is not None else None
         return value
 
     return get
@@ -784,8 +799,12 @@ def unit_ui(script: Script, i: int, is_img2img: bool, tab: str) -> tuple[Any, li
         for event in ("change", "edit", "clear"):
             if hasattr(w, event):
                 getattr(w, event)(unit_dict, inputs=widgets, outputs=[state], queue=False)
+    owner = gr.State("none")  # the annotator the sliders were last set for (see configure_annotator)
     module.change(
-        configure_annotator, inputs=[module, res, thr_a, thr_b], outputs=[res, thr_a, thr_b, options], queue=False
+        configure_annotator,
+        inputs=[module, res, thr_a, thr_b, options, owner],
+        outputs=[res, thr_a, thr_b, options, owner],
+        queue=False,
     )
     preview_button.click(run_preview, inputs=widgets, outputs=[preview])
     refresh.click(lambda: gr.update(choices=model_choices(refresh=True)), outputs=[model], queue=False)
@@ -805,6 +824,8 @@ def unit_ui(script: Script, i: int, is_img2img: bool, tab: str) -> tuple[Any, li
         "processor_res": res,
         "threshold_a": thr_a,
         "threshold_b": thr_b,
+        "annotator_params": options,
+        "owner": owner,
     }
     return state, [(component, pasted(i, field)) for field, component in named.items()]
 

@@ -59,3 +59,63 @@ def test_model_list_shows_only_adapters_for_the_loaded_family(webui):
     names = " ".join(c[0] if isinstance(c, tuple) else c for c in dropdown.choices)
     assert webui.adapters["canny"] in names
     assert webui.adapters["xl_canny"] not in names  # the UI was built with an SD1 checkpoint loaded
+
+
+def _handler(webui, tab: str, elem: str, fn_name: str):
+    """The ``fn_name`` event handler whose trigger is unit 0's widget ``elem``, with its input and output blocks."""
+    blocks = webui.blocks[tab]
+    target = next(
+        i for i, b in blocks.blocks.items() if getattr(b, "elem_id", None) == f"{tab}_t2i_adapter_unit0_{elem}"
+    )
+    index, dep = next(
+        (k, d)
+        for k, d in enumerate(blocks.dependencies)
+        if target in d["targets"] and blocks.fns[k].fn.__name__ == fn_name
+    )
+    return blocks.fns[index].fn, [blocks.blocks[i] for i in dep["inputs"]], [blocks.blocks[o] for o in dep["outputs"]]
+
+
+def test_choosing_an_annotator_starts_its_sliders_at_its_own_defaults_like_the_api(webui):
+    import annotators
+
+    fn, inputs, _ = _handler(webui, "txt2img", "module", "configure_annotator")
+    values = {c.elem_id.rsplit("unit0_", 1)[-1] if c.elem_id else "owner": c.value for c in inputs}
+    assert values["res"] == 512 and values["owner"] == "none"  # the hidden slider's own start value
+    res, a, b, options, owner = fn("canny", values["res"], values["threshold_a"], values["threshold_b"], [], "none")
+    canny = annotators.get("canny").defaults
+    assert (res["value"], a["value"], b["value"], owner) == (
+        canny["resolution"],
+        canny["low_threshold"],
+        canny["high_threshold"],
+        "canny",
+    )
+    # values already set for this annotator (the user's, or an infotext's pasted together with the owner) stay
+    res, a, *_ = fn("canny", 256, 40, 90, [], "canny")
+    assert (res["value"], a["value"]) == (256, 40)
+    # switching to another annotator starts its sliders at its own defaults
+    res, a, b, options, owner = fn("lineart_standard", 256, 40, 90, [], "canny")
+    lineart = annotators.get("lineart_standard").defaults
+    assert (res["value"], a["value"], b["value"], owner) == (
+        lineart["resolution"],
+        lineart["sigma"],
+        lineart["intensity_threshold"],
+        "lineart_standard",
+    )
+
+
+def test_pasting_an_infotext_shows_the_values_the_job_used(webui):
+    from modules import infotext_utils
+
+    import annotators
+
+    api_defaults = webui.txt2img(
+        [{"enabled": True, "model": webui.adapters["canny"], "module": "canny", "image": shapes()}]
+    )
+    params = infotext_utils.parse_generation_parameters(api_defaults.infotexts[0])
+    fields = webui.script().infotext_fields
+    unit0 = fields[: len(fields) // 3]  # each unit's paste fields, unit by unit (3 units)
+    pasted = {(getattr(c, "elem_id", None) or "owner").rsplit("unit0_", 1)[-1]: t(params) for c, t in unit0}
+    canny = annotators.get("canny").defaults
+    assert pasted["res"] == canny["resolution"]  # the infotext's -1 → the annotator's default
+    assert (pasted["threshold_a"], pasted["threshold_b"]) == (canny["low_threshold"], canny["high_threshold"])
+    assert (pasted["module"], pasted["owner"], pasted["enabled"]) == ("canny", "canny", True)
