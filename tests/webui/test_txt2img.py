@@ -150,7 +150,7 @@ def test_infotext_records_each_enabled_unit_and_parses_back(webui):
     for component, target in script.infotext_fields:
         if callable(target):
             restored[getattr(component, "elem_id", "")] = target(params)
-    values = {k.rsplit("_unit", 1)[1]: v for k, v in restored.items() if "_unit" in k}
+    values = {k.rsplit("_unit", 1)[1]: v for k, v in restored.items() if k and "_unit" in k}
     assert values["0_enabled"] is True and values["1_enabled"] is False and values["2_enabled"] is True
     assert float(values["0_weight"]) == pytest.approx(0.65)
     assert float(values["0_guidance_end"]) == pytest.approx(0.8)
