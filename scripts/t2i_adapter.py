@@ -927,6 +927,19 @@ except Exception as e:  # the grid is optional; never break loading
 
 
 # -- HTTP API ----------------------------------------------------------------------------------------------------------
+def swap_pending(sd_model: Any) -> bool:
+    """True when the loaded model is not the selected checkpoint, which the next job loads first: after a job with a
+    refiner the WebUI keeps the refiner loaded and swaps back in ``process_images``. The family check then waits for
+    ``process``, after that reload."""
+    from modules import sd_models
+
+    loaded = getattr(sd_model, "sd_checkpoint_info", None)
+    selected = getattr(sd_models, "checkpoint_aliases", {}).get(opt("sd_model_checkpoint", None))
+    if loaded is None or selected is None:
+        return False  # unknown: check against the loaded model
+    return getattr(selected, "filename", None) != getattr(loaded, "filename", None)
+
+
 def validate_api_units(units: list, request: dict | None = None) -> None:
     """What the API argument guard checks before the WebUI runs a request (422 on failure)."""
     overrides = (request or {}).get("override_settings") or {}
@@ -945,7 +958,7 @@ def validate_api_units(units: list, request: dict | None = None) -> None:
             continue
         info = resolve_model(args.model, i)
         sd_model = getattr(shared, "sd_model", None)
-        if info.base != UNKNOWN and sd_model is not None and not switches_checkpoint:
+        if info.base != UNKNOWN and sd_model is not None and not switches_checkpoint and not swap_pending(sd_model):
             check_family(
                 SimpleNamespace(base=info.base, kind=info.kind), checkpoint_family(sd_model), STORE.title(info), i
             )

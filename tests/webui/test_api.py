@@ -152,6 +152,26 @@ def test_wrong_family_adapter_answers_4xx_naming_the_model(webui, client):
     assert post(client, [api_unit(webui)]).status_code == 200
 
 
+def test_after_a_refiner_job_the_family_is_checked_against_the_checkpoint_the_job_will_load(webui, client):
+    """A refiner job leaves the refiner loaded; the next job's ``process_images`` swaps back to the selected checkpoint
+    first. The guard must not refuse an adapter of the selected checkpoint's family meanwhile."""
+    reference = post(client, [api_unit(webui)])
+    assert reference.status_code == 200
+    selected = webui.shared.sd_model
+    webui.shared.sd_model = webui.models["sdxl"]  # what a refiner swap leaves behind; the selection is unchanged
+    try:
+        r = post(client, [api_unit(webui)])
+        assert r.status_code == 200, r.text
+        assert webui.shared.sd_model is selected  # swapped back before sampling
+        assert np.array_equal(decode(r.json()["images"][0]), decode(reference.json()["images"][0]))
+        webui.shared.sd_model = webui.models["sdxl"]
+        wrong = post(client, [api_unit(webui, model=webui.adapters["xl_canny"])])  # checked after the swap back
+        assert wrong.status_code == 422 and "SDXL adapter" in wrong.json()["detail"]
+    finally:
+        webui.use("sd1")
+    assert unet_hook_count(webui.models["sdxl"].model.diffusion_model) == 0
+
+
 def test_img2img_unit_without_image_uses_the_init_image(webui, client):
     init = shapes(seed=3)
     r = post(

@@ -140,6 +140,12 @@ class _Base(nn.Module):
         )
         self.sd_model_hash = "0123abcd"
         self.sd_model_checkpoint = self.sd_checkpoint_info.filename
+        from modules import sd_models  # list_models registers each checkpoint under its title and names
+
+        for alias in ("title", "name", "name_for_extra"):
+            sd_models.checkpoint_aliases[getattr(self.sd_checkpoint_info, alias)] = self.sd_checkpoint_info
+        loaded = sd_models.loaded_sd_models  # the newest model of a checkpoint replaces an older session's
+        loaded[:] = [m for m in loaded if m.sd_checkpoint_info.filename != self.sd_checkpoint_info.filename] + [self]
 
     @property
     def dtype(self):

@@ -446,6 +446,11 @@ def process_images(p: StableDiffusionProcessing) -> Processed:
 
     stored_opts = {k: opts.data[k] for k in p.override_settings.keys() if k in opts.data}
     try:
+        # after a job with a refiner the refiner stays loaded: the WebUI swaps back to the selected checkpoint here
+        if sd_models.checkpoint_aliases.get(p.override_settings.get("sd_model_checkpoint")) is None:
+            p.override_settings.pop("sd_model_checkpoint", None)
+            sd_models.reload_model_weights()
+
         for k, v in p.override_settings.items():
             opts.set(k, v, is_api=True, run_callbacks=False)
         sd_models.apply_token_merging(p.sd_model, p.get_token_merging_ratio())
