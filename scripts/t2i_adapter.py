@@ -455,8 +455,8 @@ def images_for(p: Any, plan: UnitPlan, width: int, height: int) -> list[np.ndarr
             "image",
             plan.index,
         )
-    if len(images) > 1 and all(im is images[0] for im in images):
-        images = images[:1]
+    if len(images) > 1 and all(_same_image(im, images[0]) for im in images[1:]):
+        images = images[:1]  # one pass, shared by every image of the batch (and bit-identical across it)
     crop = getattr(p, "paste_to", None) and (from_init or args.inpaint_crop_input_image)
     if is_img2img and plan.kind != "style" and (from_init or crop):
         # "only masked": the condition is cropped with the WebUI's own region (p.paste_to, from
@@ -464,6 +464,10 @@ def images_for(p: Any, plan: UnitPlan, width: int, height: int) -> list[np.ndarr
         mode = None if from_init else args.resize_mode
         images = [img2img_geometry(p, im, mode, width, height) for im in images]
     return images
+
+
+def _same_image(a: Any, b: Any) -> bool:
+    return a is b or (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and np.array_equal(a, b))
 
 
 def install(run: Run, x: torch.Tensor, c: Any) -> None:

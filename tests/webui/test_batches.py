@@ -58,6 +58,17 @@ def test_one_condition_is_shared_by_every_image(webui):
     assert_calls_match(webui.unet, rec.calls, [t2i_ext.AdapterUnit(features=features_for(canny(webui), [a]))], [0, 1])
 
 
+def test_the_same_image_sent_once_per_batch_image_is_one_shared_condition(webui):
+    a = shapes(seed=10)
+    cache = next(d.module for d in webui.scripts.scripts_data if d.path.endswith("t2i_adapter.py")).FEATURES
+    cache.clear()
+    before = cache.passes
+    shared = webui.txt2img([unit(webui, a)], batch_size=2, prompt=PROMPTS, negative_prompt=NEGATIVES)
+    twice = webui.txt2img([unit(webui, [a, a.copy()])], batch_size=2, prompt=PROMPTS, negative_prompt=NEGATIVES)
+    assert cache.passes - before == 1  # the second job found the shared condition's features: same content, one pass
+    assert all(np.array_equal(pixels(shared, i), pixels(twice, i)) for i in (1, 2))
+
+
 def test_wrong_number_of_condition_images_is_an_error_before_sampling(webui):
     imgs = [shapes(seed=i) for i in range(3)]
     with UNetRecorder(webui.unet) as rec, pytest.raises(Exception, match="image"):
