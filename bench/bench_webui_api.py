@@ -33,6 +33,8 @@ import urllib.request
 import numpy as np
 from PIL import Image
 
+NEEDS_WEBUI = True  # ./dev.sh bench runs it only when named
+
 
 def _request(url: str, payload: dict | None = None, timeout: float = 900) -> dict:
     data = json.dumps(payload).encode() if payload is not None else None
