@@ -1,5 +1,5 @@
 """Mirrors the parts of modules/sd_models.py@v1.10.1 the generation path calls: ``checkpoint_aliases`` (each stand-in
-checkpoint's title, name and hash → its info, as ``list_models`` fills it), ``select_checkpoint`` (the info of
+checkpoint's title and names → its info, as ``list_models`` fills it), ``select_checkpoint`` (the info of
 ``opts.sd_model_checkpoint``), ``reload_model_weights`` (makes the selected checkpoint the loaded one when it is not,
 from the models already in memory: ``reuse_model_from_already_loaded`` over ``model_data.loaded_sd_models``; then
 the ``model_loaded`` callbacks), ``apply_token_merging`` (no-op), ``model_hash``
