@@ -27,6 +27,8 @@ import math
 import cv2
 import numpy as np
 
+from .pose_draw import OPENPOSE_LIMBS
+
 BOX_SIZE = 368
 SCALE = 0.5
 STRIDE = 8
@@ -36,28 +38,9 @@ PAF_THRESHOLD = 0.05  # thre2
 PAF_SAMPLES = 10
 NUM_PARTS = 18
 
-# (part A, part B) of the 19 limb types (0-based), and the PAF channels (x, y) of each, in the original order.
-LIMBS: tuple[tuple[int, int], ...] = (
-    (1, 2),
-    (1, 5),
-    (2, 3),
-    (3, 4),
-    (5, 6),
-    (6, 7),
-    (1, 8),
-    (8, 9),
-    (9, 10),
-    (1, 11),
-    (11, 12),
-    (12, 13),
-    (1, 0),
-    (0, 14),
-    (14, 16),
-    (0, 15),
-    (15, 17),
-    (2, 16),
-    (5, 17),
-)
+# (part A, part B) of the 19 limb types (0-based), and the PAF channels (x, y) of each, in the original order: the 17
+# drawn limbs (pose_draw.OPENPOSE_LIMBS, same order) plus the two shoulder-ear links the network also predicts.
+LIMBS: tuple[tuple[int, int], ...] = OPENPOSE_LIMBS + ((2, 16), (5, 17))
 LIMB_PAF: tuple[tuple[int, int], ...] = (
     (12, 13),
     (20, 21),
