@@ -33,6 +33,8 @@ import urllib.request
 import numpy as np
 from PIL import Image
 
+from bench.job_timing import condition_image, paired_ratio
+
 NEEDS_WEBUI = True  # ./dev.sh bench runs it only when named
 
 
@@ -52,15 +54,6 @@ def _png_b64(arr: np.ndarray) -> str:
     buf = io.BytesIO()
     Image.fromarray(arr).save(buf, format="PNG")
     return base64.b64encode(buf.getvalue()).decode()
-
-
-def _condition(size: int, nonce: int = 0) -> np.ndarray:
-    """A square outline; a nonzero ``nonce`` marks a few corner pixels so the cache has never seen the image."""
-    img = np.zeros((size, size, 3), np.uint8)
-    img[size // 4 : 3 * size // 4, size // 4 : 3 * size // 4] = 255
-    img[size // 4 + 4 : 3 * size // 4 - 4, size // 4 + 4 : 3 * size // 4 - 4] = 0
-    img[0, :8] = np.frombuffer(nonce.to_bytes(8, "little"), np.uint8)[:, None]
-    return img
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -99,7 +92,7 @@ def main(argv=None) -> None:
         save_images=False,
         send_images=True,
     )
-    fixed = _png_b64(_condition(args.size))
+    fixed = _png_b64(condition_image(args.size))
     counter = iter(range(int.from_bytes(os.urandom(6), "little") + 1, 1 << 62))  # fresh per run
 
     def unit(image: str) -> dict:
@@ -107,7 +100,7 @@ def main(argv=None) -> None:
 
     payloads = {
         "plain": lambda: job,
-        "first": lambda: {**job, **unit(_png_b64(_condition(args.size, next(counter))))},
+        "first": lambda: {**job, **unit(_png_b64(condition_image(args.size, next(counter))))},
         "repeat": lambda: {**job, **unit(fixed)},
     }
     wall: dict[str, list[float]] = {k: [] for k in payloads}
@@ -145,11 +138,6 @@ def main(argv=None) -> None:
             line += f" {statistics.median(cpu[kind]):.0f} | {paired_ratio(cpu, kind):.4f}× |"
         print(line, flush=True)
     print(f"{args.rounds} rounds; repeat jobs identical: yes; the unit changes the image: yes")
-
-
-def paired_ratio(times: dict[str, list[float]], kind: str) -> float:
-    """Median over rounds of ``kind``'s time / the plain job's time in the same round (drift cancels out)."""
-    return statistics.median(t / p for t, p in zip(times[kind], times["plain"]))
 
 
 if __name__ == "__main__":

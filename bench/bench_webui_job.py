@@ -26,12 +26,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from bench.job_timing import condition_image, paired_ratio  # noqa: E402
 
 
 def _cpu_ms(fn) -> float:
@@ -40,20 +41,13 @@ def _cpu_ms(fn) -> float:
     return (time.process_time() - t0) * 1000
 
 
-def _condition(size: int) -> np.ndarray:
-    img = np.zeros((size, size, 3), np.uint8)
-    img[size // 4 : 3 * size // 4, size // 4 : 3 * size // 4] = 255
-    img[size // 4 + 4 : 3 * size // 4 - 4, size // 4 + 4 : 3 * size // 4 - 4] = 0
-    return img
-
-
 def _script_module(ui):
     return next(d.module for d in ui.scripts.scripts_data if d.path.endswith("t2i_adapter.py"))
 
 
 def measure(ui, model: str, size: int, steps: int, rounds: int) -> dict:
     module = _script_module(ui)
-    unit = {"enabled": True, "model": model, "module": "none", "image": _condition(size)}
+    unit = {"enabled": True, "model": model, "module": "none", "image": condition_image(size)}
     job = dict(width=size, height=size, steps=steps, seed=1)
 
     def plain():
@@ -80,8 +74,7 @@ def measure(ui, model: str, size: int, steps: int, rounds: int) -> dict:
             if name == "repeat":
                 repeat_passes += module.FEATURES.passes - before
     med = {k: statistics.median(v) for k, v in times.items()}
-    # median over rounds of each kind's time / the plain job's time in the same round: drift between rounds cancels
-    paired = {k: statistics.median(t / p for t, p in zip(v, times["plain"])) for k, v in times.items()}
+    paired = {k: paired_ratio(times, k) for k in times}
     return {
         "median": med,
         "paired": paired,
