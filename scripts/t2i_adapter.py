@@ -1,4 +1,4 @@
-"""T2I-Adapter for the AUTOMATIC1111 WebUI v1.10.1 — the WebUI glue (all logic lives in ``t2i_ext``).
+"""T2I-Adapter for the AUTOMATIC1111 WebUI v1.10.1 — the WebUI glue (its WebUI-free logic lives in ``t2i_host``, the adapter core in ``t2i_ext``).
 
 Contract (what the WebUI, the stand-in under ``tests/webui`` and API callers can rely on)
 =========================================================================================
@@ -8,7 +8,7 @@ Script: title ``"T2I-Adapter"`` (API key ``"t2i-adapter"``, matched case-insensi
 widgets' change events. The number of units is the setting ``t2i_adapter_unit_count`` (default 3). So
 ``alwayson_scripts["t2i-adapter"]["args"]`` is a list of unit dicts and every hook receives ``*units`` = one value
 per unit (a dict, ``None`` = disabled, or a ``UnitArgs``); a shorter API list leaves the other units at their
-disabled defaults. Unit fields (``t2i_ext/unit_args.py``; ControlNet names): enabled (default true), model, module,
+disabled defaults. Unit fields (``t2i_host/unit_args.py``; ControlNet names): enabled (default true), model, module,
 image (base64 with/without ``data:``, ``{"image", "mask"}``, numpy/PIL, or a list: one per batch image), weight
 [0, 2], guidance_start, guidance_end, resize_mode (names or 0/1/2), processor_res, threshold_a, threshold_b
 (-1 = annotator default; mapped to the annotator's ``resolution`` and its first two numeric parameters),
@@ -42,8 +42,8 @@ Callbacks registered once at load: ``on_cfg_denoiser`` (guidance start/end progr
 total_sampling_steps of the current pass; cond/uncond texts for the row tracker), ``on_ui_settings`` (section
 "T2I-Adapter": unit count, model cache size, extra model folders, SD1 adapters on SD2), ``on_after_component``
 (remembers the img2img batch tab's input folder), ``on_before_reload`` (remove hooks), ``on_app_started``
-(``/t2i-adapter/*`` routes of ``t2i_ext/http_api.py`` and the ``AlwaysonArgsGuard`` middleware of
-``t2i_ext/api_guard.py``, which restores units from a request's ``infotext`` and answers 422 naming unit and field
+(``/t2i-adapter/*`` routes of ``t2i_host/http_api.py`` and the ``AlwaysonArgsGuard`` middleware of
+``t2i_host/api_guard.py``, which restores units from a request's ``infotext`` and answers 422 naming unit and field
 for bad ``alwayson_scripts["t2i-adapter"]`` args of ``/sdapi/v1/txt2img|img2img`` before the WebUI runs them; under
 ``--api-auth`` it does not validate (it would answer before authentication): the same errors come as 422 from the
 ``p.sample`` guard, after authentication). xyz-grid axes are added at load time.
@@ -77,13 +77,13 @@ from modules import devices, paths, script_callbacks, scripts, shared
 import annotators
 import annotators.weights
 import t2i_ext
-import t2i_ext.unit_args
-from t2i_ext.batch_match import InputFolderIndex, find_by_stem, job_index, stem_from_pattern, walk_images
-from t2i_ext.cfg_rows import CfgRowTracker
-from t2i_ext.job import FeatureCache, Job, UnitPlan
-from t2i_ext.model_store import SD1, SDXL, UNKNOWN, AdapterCache, ModelInfo, ModelStore
-from t2i_ext.resize import ResizeMode, resize_to
-from t2i_ext.unit_args import CONTROL_MODE_NAMES, UnitArgs, UnitArgsError, threshold_names
+import t2i_host.unit_args
+from t2i_host.batch_match import InputFolderIndex, find_by_stem, job_index, stem_from_pattern, walk_images
+from t2i_host.cfg_rows import CfgRowTracker
+from t2i_host.job import FeatureCache, Job, UnitPlan
+from t2i_host.model_store import SD1, SDXL, UNKNOWN, AdapterCache, ModelInfo, ModelStore
+from t2i_host.resize import ResizeMode, resize_to
+from t2i_host.unit_args import CONTROL_MODE_NAMES, UnitArgs, UnitArgsError, threshold_names
 
 LOG = logging.getLogger("t2i_adapter")
 TITLE = "T2I-Adapter"
@@ -282,7 +282,7 @@ def annotator_param_types(module: str) -> list[tuple[str, type]]:
 
 # -- images ------------------------------------------------------------------------------------------------------------
 def to_rgb(image: Any) -> np.ndarray:
-    from t2i_ext.unit_args import decode_image
+    from t2i_host.unit_args import decode_image
 
     return decode_image(image)
 
@@ -322,7 +322,7 @@ script_callbacks.on_after_component(capture_batch_input_dir, name="t2i_adapter_b
 
 
 def input_stem(p: Any, unit: int) -> str:
-    """The file stem of the img2img batch input being processed (see ``t2i_ext/batch_match.py`` for the order)."""
+    """The file stem of the img2img batch input being processed (see ``t2i_host/batch_match.py`` for the order)."""
     init = (getattr(p, "init_images", None) or [None])[0]
     name = getattr(init, "filename", None)
     if name:
@@ -979,7 +979,7 @@ def validate_api_units(units: list, request: dict | None = None) -> None:
             )
         if args.module != "none":
             annotator = annotators.get(args.module)
-            kwargs = t2i_ext.unit_args.annotator_values(args, annotator_param_types(args.module), None, i)
+            kwargs = t2i_host.unit_args.annotator_values(args, annotator_param_types(args.module), None, i)
             try:
                 annotator.validate(kwargs)
             except ValueError as e:
@@ -990,7 +990,7 @@ def validate_api_units(units: list, request: dict | None = None) -> None:
 
 def complete_api_units(request: dict) -> dict | None:
     """An API request with the units its ``infotext`` records (``T2I-Adapter <i>: ...``), completed field by field
-    by its own ``alwayson_scripts`` units (``t2i_ext.unit_args.units_with_infotext``); None when there is nothing to
+    by its own ``alwayson_scripts`` units (``t2i_host.unit_args.units_with_infotext``); None when there is nothing to
     add. The WebUI restores from an API ``infotext`` only what its widgets map; ours are one ``gr.State`` per unit."""
     text = request.get("infotext")
     if not isinstance(text, str) or INFOTEXT_KEY.format("") not in text:
@@ -1006,7 +1006,7 @@ def complete_api_units(request: dict) -> dict | None:
     if not isinstance(entry, dict) or not isinstance(entry.get("args", []), list):
         return None  # the validator names what is wrong
     try:
-        units = t2i_ext.unit_args.units_with_infotext(entry.get("args", []), recorded, unit_count())
+        units = t2i_host.unit_args.units_with_infotext(entry.get("args", []), recorded, unit_count())
     except UnitArgsError as e:
         raise UnitArgsError(f"it records an invalid unit: {e}", "infotext", e.unit) from None
     if units is None:
@@ -1031,7 +1031,7 @@ def api_models(refresh: bool) -> list[dict]:
 
 
 def on_app_started(demo: Any, app: Any) -> None:
-    from t2i_ext import http_api
+    from t2i_host import http_api
 
     http_api.mount(
         app,

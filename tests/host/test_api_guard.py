@@ -3,7 +3,7 @@
 import asyncio
 import json
 
-from t2i_ext.api_guard import AlwaysonArgsGuard
+from t2i_host.api_guard import AlwaysonArgsGuard
 
 
 def run(guard, path, chunks, method="POST"):

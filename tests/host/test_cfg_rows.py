@@ -2,7 +2,7 @@
 
 import torch
 
-from t2i_ext.cfg_rows import CfgRowTracker
+from t2i_host.cfg_rows import CfgRowTracker
 
 T, D = 4, 8
 

@@ -28,7 +28,7 @@ from typing import Any
 
 import torch
 
-from .units import BatchLayout
+from t2i_ext.units import BatchLayout
 
 
 def text_tensor(cond: Any) -> torch.Tensor | None:

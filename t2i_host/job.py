@@ -20,13 +20,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from .condition import condition_for
-from .features import compute_features, fuse
-from .injection import inject
-from .nets.fuser import TASK_INDEX
+from t2i_ext.condition import condition_for
+from t2i_ext.features import compute_features, fuse
+from t2i_ext.injection import inject
+from t2i_ext.nets.fuser import TASK_INDEX
 from .resize import pixel_perfect_resolution, resize_to
 from .unit_args import UnitArgs, UnitArgsError, annotator_values
-from .units import AdapterUnit
+from t2i_ext.units import AdapterUnit
 
 #: annotate(name, image, **params) -> map (uint8 H×W or H×W×3) or tokens; the annotators package's ``run``
 Annotate = Callable[..., Any]

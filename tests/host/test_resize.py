@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from t2i_ext.resize import ResizeMode, pixel_perfect_resolution, resize_to
+from t2i_host.resize import ResizeMode, pixel_perfect_resolution, resize_to
 
 
 def square_with_marks() -> np.ndarray:

@@ -11,8 +11,8 @@ fastapi = pytest.importorskip("fastapi")
 from fastapi.testclient import TestClient  # noqa: E402
 
 import annotators  # noqa: E402
-from t2i_ext import http_api  # noqa: E402
-from t2i_ext.unit_args import UnitArgs, UnitArgsError  # noqa: E402
+from t2i_host import http_api  # noqa: E402
+from t2i_host.unit_args import UnitArgs, UnitArgsError  # noqa: E402
 
 
 def png_b64(array):

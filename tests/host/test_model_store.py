@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from t2i_ext.model_store import AdapterCache, ModelStore, sniff_adapter
+from t2i_host.model_store import AdapterCache, ModelStore, sniff_adapter
 
 
 def fake_safetensors(path: Path, shapes: dict) -> Path:

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
+from t2i_ext import __version__
 from .unit_args import UnitArgs, UnitArgsError, annotator_values, decode_image, threshold_names
 
 
@@ -198,7 +198,7 @@ def install_guard(
     title: str = "t2i-adapter",
     complete: Callable[[dict], dict | None] | None = None,
 ) -> bool:
-    """Put :class:`~t2i_ext.api_guard.AlwaysonArgsGuard` in front of ``app`` (once). Returns True when added."""
+    """Put :class:`~t2i_host.api_guard.AlwaysonArgsGuard` in front of ``app`` (once). Returns True when added."""
     from .api_guard import AlwaysonArgsGuard
 
     if any(getattr(m, "cls", None) is AlwaysonArgsGuard for m in getattr(app, "user_middleware", [])):

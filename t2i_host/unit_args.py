@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from .resize import ResizeMode
-from .units import ControlMode
+from t2i_ext.units import ControlMode
 
 
 class UnitArgsError(ValueError):

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from t2i_ext.job import FeatureCache, Job, UnitPlan, condition_name
+from t2i_host.job import FeatureCache, Job, UnitPlan, condition_name
 from t2i_ext.nets import FullAdapter
-from t2i_ext.unit_args import UnitArgs, UnitArgsError
+from t2i_host.unit_args import UnitArgs, UnitArgsError
 
 
 def tiny_adapter() -> torch.nn.Module:

@@ -3,7 +3,7 @@
 import numpy as np
 from PIL import Image
 
-from t2i_ext.batch_match import InputFolderIndex, find_by_stem
+from t2i_host.batch_match import InputFolderIndex, find_by_stem
 
 
 def test_input_file_found_by_content_and_condition_by_stem(tmp_path):
@@ -25,7 +25,7 @@ def test_input_file_found_by_content_and_condition_by_stem(tmp_path):
 
 
 def test_webui_signals_for_the_input_name():
-    from t2i_ext.batch_match import job_index, natural_sort_key, stem_from_pattern
+    from t2i_host.batch_match import job_index, natural_sort_key, stem_from_pattern
 
     assert stem_from_pattern("photo_01-[generation_number]") == "photo_01"
     assert stem_from_pattern("photo_01") == "photo_01"
@@ -35,7 +35,7 @@ def test_webui_signals_for_the_input_name():
 
 
 def test_walk_images_follows_the_batch_tabs_order(tmp_path):
-    from t2i_ext.batch_match import walk_images
+    from t2i_host.batch_match import walk_images
 
     for name in ("b10.png", "b2.png", "a.txt", "c.JPG"):
         (tmp_path / name).write_bytes(b"")
