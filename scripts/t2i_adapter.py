@@ -81,7 +81,9 @@ import t2i_host.unit_args
 from t2i_host.batch_match import InputFolderIndex, find_by_stem, job_index, stem_from_pattern, walk_images
 from t2i_host.cfg_rows import CfgRowTracker
 from t2i_host.job import FeatureCache, Job, UnitPlan
-from t2i_host.model_store import SD1, SDXL, UNKNOWN, AdapterCache, ModelInfo, ModelStore
+from t2i_host import families
+from t2i_host.families import SD1, UNKNOWN, checkpoint_family
+from t2i_host.model_store import AdapterCache, ModelInfo, ModelStore
 from t2i_host.resize import ResizeMode, resize_to
 from t2i_host.unit_args import CONTROL_MODE_NAMES, UnitArgs, UnitArgsError, threshold_names
 
@@ -214,45 +216,9 @@ if hasattr(script_callbacks, "on_before_reload"):
 
 
 # -- model family checks -----------------------------------------------------------------------------------------------
-def checkpoint_family(sd_model: Any) -> str:
-    if getattr(sd_model, "is_sd3", False):
-        return "SD3"
-    if getattr(sd_model, "is_sdxl", False):
-        return SDXL
-    if getattr(sd_model, "is_sd2", False):
-        return "SD2"
-    return SD1
-
-
 def check_family(adapter: Any, family: str, name: str, unit: int) -> None:
-    base, kind = getattr(adapter, "base", SD1), getattr(adapter, "kind", "")
-    if family == "SD3":
-        raise UnitArgsError(
-            "SD3 checkpoints have no UNet input blocks; T2I-Adapters need an SD1/SD2/SDXL checkpoint", "model", unit
-        )
-    if kind in ("style", "fuser") and family != SD1:
-        raise UnitArgsError(
-            f"'{name}' is a {kind} adapter for SD1 checkpoints (768-wide text); the loaded checkpoint "
-            f"is {family}: load an SD1.x checkpoint or disable this unit",
-            "model",
-            unit,
-        )
-    want = SDXL if family == SDXL else SD1
-    if base != want:
-        raise UnitArgsError(
-            f"'{name}' is an {base} adapter but the loaded checkpoint is {family}: choose an "
-            f"{'SDXL' if family == SDXL else 'SD1.x'} adapter (the model list shows only matching ones)",
-            "model",
-            unit,
-        )
-    if family == "SD2":
-        if not opt("t2i_adapter_allow_sd1_on_sd2", True):
-            raise UnitArgsError(
-                f"'{name}' was trained for SD1.x; SD1 adapters on SD2 checkpoints are switched off in "
-                "Settings → T2I-Adapter",
-                "model",
-                unit,
-            )
+    allow = bool(opt("t2i_adapter_allow_sd1_on_sd2", True))
+    if families.check_family(getattr(adapter, "base", SD1), getattr(adapter, "kind", ""), family, name, unit, allow):
         LOG.warning(
             "T2I-Adapter unit %d: %s was trained for SD1.x; on this SD2 checkpoint it may guide weakly", unit, name
         )
@@ -566,15 +532,8 @@ def model_choices(refresh: bool = False) -> list[str]:
     models = store().refresh() if refresh else store().models()
     sd_model = getattr(shared, "sd_model", None)
     family = checkpoint_family(sd_model) if sd_model is not None else None
-    out = ["None"]
-    for title, info in models.items():
-        if family is None or info.base == UNKNOWN:
-            out.append(title)
-        elif family == SDXL and info.base == SDXL:
-            out.append(title)
-        elif family in (SD1, "SD2") and info.base == SD1 and (family == SD1 or info.kind not in ("style", "fuser")):
-            out.append(title)
-    return out
+    fits = [t for t, m in models.items() if family is None or families.adapter_fits(m.base, m.kind, family)]
+    return ["None", *fits]
 
 
 def describe_model(title: str) -> str:
