@@ -15,3 +15,7 @@ class ConditionError(AdapterError, ValueError):
 
 class InjectionError(AdapterError, RuntimeError):
     """Adapter outputs do not fit the UNet they are injected into."""
+
+
+class AdapterOutputError(AdapterError, ValueError):
+    """An adapter pass produced NaN or infinite values (broken weights, or an overflow in half precision)."""
