@@ -64,6 +64,7 @@ img2img batch tab: a unit's batch folder holds condition images named like the i
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from pathlib import Path
 from types import SimpleNamespace
@@ -81,7 +82,7 @@ import t2i_host.unit_args
 from t2i_host.batch_match import InputFolderIndex, find_by_stem, job_index, stem_from_pattern, walk_images
 from t2i_host.cfg_rows import CfgRowTracker
 from t2i_host.job import FeatureCache, Job, UnitPlan
-from t2i_host import families
+from t2i_host import families, forge_unet
 from t2i_host.families import SD1, UNKNOWN, checkpoint_family
 from t2i_host.model_store import AdapterCache, ModelInfo, ModelStore
 from t2i_host.resize import ResizeMode, resize_to
@@ -95,6 +96,15 @@ RUN_ATTR = "_t2i_adapter_run"
 BATCH_CALLS_ATTR = "_t2i_adapter_batch_jobs"  # jobs run on one p: the img2img batch tab reuses p per file
 # set by the xyz-grid axes: {unit index, or None for the first enabled unit: {field: value}}
 OVERRIDES_ATTR = "t2i_adapter_overrides"
+# the host is Forge when its own package is importable; the same extension then patches Forge's UnetPatcher clone
+FORGE = importlib.util.find_spec("modules_forge") is not None
+
+
+def diffusion_model(sd_model: Any) -> torch.nn.Module:
+    """The loaded checkpoint's UNet module (Forge keeps it inside the job's ``UnetPatcher``)."""
+    if FORGE:
+        return sd_model.forge_objects.unet.model.diffusion_model
+    return sd_model.model.diffusion_model
 
 
 # -- settings -------------------------------------------------------------------------------------------------------
@@ -199,7 +209,10 @@ def on_cfg_denoiser(params: Any) -> None:
     if owner is not None and owner is not run.p:
         run.release()  # a job that ended without our guard: its hooks must not touch this sampling
         return
-    unet = getattr(getattr(getattr(shared, "sd_model", None), "model", None), "diffusion_model", None)
+    try:
+        unet = diffusion_model(shared.sd_model)
+    except AttributeError:
+        unet = None
     if run.unet is not None and unet is not None and unet is not run.unet:
         LOG.info("T2I-Adapter: the checkpoint changed during sampling (refiner); the adapter guided the first part")
         run.release()
@@ -369,8 +382,10 @@ def build_job(p: Any, units: tuple) -> Job | None:
         check_family(adapter, family, STORE.title(info), i)
         if adapter.kind == "style" and args.module == "none":
             args = args.with_changes(module="clip_vision")  # a style unit's image is a reference: encode it
-        if getattr(shared.cmd_opts, "lowvram", False) or getattr(shared.cmd_opts, "medvram", False):
-            args = args.with_changes(low_vram=True)  # the WebUI is short of VRAM: never keep adapters there
+        if FORGE or getattr(shared.cmd_opts, "lowvram", False) or getattr(shared.cmd_opts, "medvram", False):
+            # short of VRAM, or Forge, whose memory manager accounts for the device: the adapter leaves it after its
+            # single pass, sampling holds only the features
+            args = args.with_changes(low_vram=True)
         plans.append(
             UnitPlan(
                 index=i,
@@ -385,7 +400,7 @@ def build_job(p: Any, units: tuple) -> Job | None:
     kinds = [pl.kind for pl in plans]
     if kinds.count("fuser") > 1:
         raise UnitArgsError("more than one CoAdapter fuser unit is enabled; enable one", "model", plans[-1].index)
-    unet = p.sd_model.model.diffusion_model
+    unet = diffusion_model(p.sd_model)
     # the WebUI's compute device, not the UNet's current one: --lowvram/--medvram park the UNet on the CPU between calls
     device = getattr(devices, "device", None) or next(unet.parameters()).device
     return Job(plans, annotate=annotators.run, cache=FEATURES, device=device, dtype=devices.dtype_unet)
@@ -442,11 +457,16 @@ def install(run: Run, x: torch.Tensor, c: Any) -> None:
     height, width = int(x.shape[-2]) * 8, int(x.shape[-1]) * 8
     hires = bool(getattr(p, "is_hr_pass", False)) if getattr(p, "enable_hr", False) else None
     units = job.units(width, height, lambda plan: images_for(p, plan, width, height), hires=hires)
-    batch = len(getattr(c, "batch", None) or [None] * x.shape[0])
-    repeats = [len(b) for b in c.batch] if hasattr(c, "batch") else None
-    run.tracker = CfgRowTracker(batch, repeats)
-    run.unet = p.sd_model.model.diffusion_model
-    job.install(run.unet, units, layout=run.tracker.layout)
+    run.unet = diffusion_model(p.sd_model)
+    if FORGE:  # the job's own patcher clone: Forge's UNet reads its block and conditioning modifiers
+        patcher = p.sd_model.forge_objects.unet.clone()
+        job.attach(run.unet, units, lambda injection, blocks: forge_unet.attach(patcher, injection, blocks))
+        p.sd_model.forge_objects.unet = patcher
+    else:  # module hooks on the shared UNet, removed when sampling ends; rows told by the CFG denoiser's context
+        batch = len(getattr(c, "batch", None) or [None] * x.shape[0])
+        repeats = [len(b) for b in c.batch] if hasattr(c, "batch") else None
+        run.tracker = CfgRowTracker(batch, repeats)
+        job.install(run.unet, units, layout=run.tracker.layout)
     ACTIVE = run
 
 
@@ -457,8 +477,13 @@ def fail_at_first_unet_call(run: Run, error: BaseException) -> None:
     def hook(module, args, kwargs):  # noqa: ARG001
         raise error
 
-    if run.fail_handle is None:
-        run.fail_handle = run.p.sd_model.model.diffusion_model.register_forward_pre_hook(hook, with_kwargs=True)
+    if FORGE:
+        patcher = run.p.sd_model.forge_objects.unet.clone()
+        patcher.add_block_modifier(forge_unet.fail_modifier(error))
+        run.p.sd_model.forge_objects.unet = patcher
+        ACTIVE = run
+    elif run.fail_handle is None:
+        run.fail_handle = diffusion_model(run.p.sd_model).register_forward_pre_hook(hook, with_kwargs=True)
         ACTIVE = run
 
 

@@ -14,7 +14,7 @@ Imports only torch, numpy and safetensors; knows nothing of the WebUI::
 from .condition import condition_for, condition_tensor
 from .errors import AdapterError, AdapterLoadError, ConditionError, InjectionError
 from .features import compute_features, fuse
-from .injection import Injection, inject, injection_points
+from .injection import Injection, inject, injection_blocks, injection_points, prepare_injection
 from .loading import load_adapter
 from .nets import AdapterModel
 from .nets.base import SD1, SDXL
@@ -39,6 +39,8 @@ __all__ = [
     "condition_tensor",
     "fuse",
     "inject",
+    "injection_blocks",
     "injection_points",
     "load_adapter",
+    "prepare_injection",
 ]

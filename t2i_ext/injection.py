@@ -30,8 +30,11 @@ from .nets.base import SD1, SDXL
 from .units import AdapterUnit, BatchLayout, ControlMode
 
 
-def injection_points(unet: nn.Module, base: str) -> list[nn.Module]:
-    """The 4 blocks whose outputs receive feature levels 0–3 for an adapter of family ``base``."""
+BlockId = tuple[str, int]  # ("input", index) or ("middle", 0): how Forge's UNet names its blocks too
+
+
+def injection_blocks(unet: nn.Module, base: str) -> list[BlockId]:
+    """The 4 blocks whose outputs receive feature levels 0–3 for an adapter of family ``base``, by id."""
     blocks = getattr(unet, "input_blocks", None)
     middle = getattr(unet, "middle_block", None)
     if blocks is None or middle is None:
@@ -41,16 +44,27 @@ def injection_points(unet: nn.Module, base: str) -> list[nn.Module]:
         )
     downs = [i for i, block in enumerate(blocks) if _is_downsample(block)]
     levels = len(downs) + 1
+    last = ("input", len(blocks) - 1)
     if base == SD1 and levels == 4:
-        return [blocks[i - 1] for i in downs] + [blocks[len(blocks) - 1]]
+        return [("input", i - 1) for i in downs] + [last]
     if base == SDXL and levels == 3:
-        return [blocks[downs[0]], blocks[downs[1] - 1], blocks[len(blocks) - 1], middle]
+        return [("input", downs[0]), ("input", downs[1] - 1), last, ("middle", 0)]
     layout = {4: "SD1/SD2 layout", 3: "SDXL layout"}.get(levels, "unknown layout")
     want = "4 resolution levels (SD1/SD2)" if base == SD1 else "3 resolution levels (SDXL)"
     raise InjectionError(
         f"an {base} adapter needs a UNet with {want}, but this UNet has {levels} levels ({layout}). "
         f"Use an adapter made for the loaded checkpoint's family."
     )
+
+
+def injection_points(unet: nn.Module, base: str) -> list[nn.Module]:
+    """The 4 block modules whose outputs receive feature levels 0–3 for an adapter of family ``base``."""
+    return [block_module(unet, block) for block in injection_blocks(unet, base)]
+
+
+def block_module(unet: nn.Module, block: BlockId) -> nn.Module:
+    kind, i = block
+    return unet.input_blocks[i] if kind == "input" else unet.middle_block
 
 
 def _is_downsample(block: nn.Module) -> bool:
@@ -98,6 +112,11 @@ class Injection:
                 f"{tuple(hidden.shape[1:])}: the condition image must have the generation's size (latent × 8)."
             )
         return res
+
+    def add_residual(self, level: int, hidden: torch.Tensor) -> torch.Tensor:
+        """``hidden`` plus the active units' level features (``hidden`` itself when none is active)."""
+        res = self.residual(level, hidden)
+        return hidden if res is None else hidden + res
 
     def _build_residual(self, level: int, active: tuple[int, ...], hidden: torch.Tensor) -> torch.Tensor:
         rows = hidden.shape[0]
@@ -186,6 +205,19 @@ def _check_units(units: Sequence[AdapterUnit]) -> str | None:
     return bases.pop() if bases else None
 
 
+def prepare_injection(
+    unet: nn.Module, units: Sequence[AdapterUnit], layout: LayoutSource = None
+) -> tuple[Injection, list[BlockId]]:
+    """Validate ``units`` against ``unet`` and return the injection state with the ids of the blocks each feature
+    level is added after — what a host attaches in its own way (module hooks here, Forge's block modifiers)."""
+    units = list(units)
+    base = _check_units(units)
+    blocks = injection_blocks(unet, base) if base else []
+    state = Injection(units, layout_fn=layout if callable(layout) else None)
+    state.layout = None if callable(layout) else layout
+    return state, blocks
+
+
 @contextmanager
 def inject(unet: nn.Module, units: Sequence[AdapterUnit], layout: LayoutSource = None) -> Iterator[Injection]:
     """Inject ``units`` into ``unet`` for the duration of the ``with`` block; yields the :class:`Injection`.
@@ -194,16 +226,12 @@ def inject(unet: nn.Module, units: Sequence[AdapterUnit], layout: LayoutSource =
     each UNet call. Everything is validated before the first hook is installed, and every hook is removed on
     exit — also on exceptions and KeyboardInterrupt — so the UNet computes bit-identical outputs afterwards.
     """
-    units = list(units)
-    base = _check_units(units)
-    points = injection_points(unet, base) if base else []
-    state = Injection(units, layout_fn=layout if callable(layout) else None)
-    state.layout = None if callable(layout) else layout
+    state, blocks = prepare_injection(unet, units, layout)
     handles = []
     try:
-        for level, block in enumerate(points):
-            handles.append(block.register_forward_hook(_feature_hook(state, level)))
-        if state.layout_fn is not None or any(u.tokens is not None for u in units):
+        for level, block in enumerate(blocks):
+            handles.append(block_module(unet, block).register_forward_hook(_feature_hook(state, level)))
+        if state.layout_fn is not None or any(u.tokens is not None for u in state.units):
             handles.append(unet.register_forward_pre_hook(_unet_pre_hook(state), with_kwargs=True))
         yield state
     finally:
@@ -215,8 +243,8 @@ def inject(unet: nn.Module, units: Sequence[AdapterUnit], layout: LayoutSource =
 
 def _feature_hook(state: Injection, level: int):
     def hook(module: nn.Module, args: tuple, output: torch.Tensor) -> torch.Tensor | None:
-        res = state.residual(level, output)
-        return None if res is None else output + res
+        out = state.add_residual(level, output)
+        return None if out is output else out
 
     return hook
 

@@ -22,7 +22,7 @@ import torch
 
 from t2i_ext.condition import condition_for
 from t2i_ext.features import compute_features, fuse
-from t2i_ext.injection import inject
+from t2i_ext.injection import inject, prepare_injection
 from t2i_ext.nets.fuser import TASK_INDEX
 from .resize import pixel_perfect_resolution, resize_to
 from .unit_args import UnitArgs, UnitArgsError, annotator_values
@@ -250,6 +250,13 @@ class Job:
             stack.close()
             raise
         self._stack = stack
+
+    def attach(self, unet: torch.nn.Module, units: Sequence[AdapterUnit], attach: Callable) -> None:
+        """For a host that patches its UNet its own way (Forge): ``attach(injection, blocks)`` receives this pass's
+        injection state and the ids of the blocks each feature level follows; nothing is hooked on ``unet``."""
+        self.remove()
+        self.injection, blocks = prepare_injection(unet, units)
+        attach(self.injection, blocks)
 
     def remove(self) -> None:
         """Remove the hooks; safe to call any number of times."""
