@@ -138,7 +138,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not files:
         print(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {args.input}", file=sys.stderr)
         return 1
-    args.out.mkdir(parents=True, exist_ok=True)
+    try:  # an existing file, or a folder that cannot be created: a usage error in one line, not a traceback
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        what = "is a file, not a folder" if args.out.exists() else f"cannot be created ({exc.strerror or exc})"
+        print(f"{parser.prog}: error: --out {str(args.out)!r} {what}; give a folder for the maps", file=sys.stderr)
+        return 2
 
     from tqdm import tqdm
 

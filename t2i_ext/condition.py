@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from .errors import ConditionError
+from .pixels import composite, unit_array
 
 if TYPE_CHECKING:
     from PIL import Image
@@ -33,14 +34,19 @@ def condition_tensor(
 ) -> torch.Tensor:
     """Turn one image (or a list of equally sized images: one per batch item) into ``[N, channels, H, W]``.
 
-    Accepts numpy arrays ``H×W``, ``H×W×1|3|4`` (uint8, uint16, bool, or float in [0, 1]), PIL images of any
-    mode (L, I;16, RGB, RGBA, P, ...), and float tensors ``[C, H, W]``/``[N, C, H, W]`` in [0, 1].
+    Accepts numpy arrays ``H×W``, ``H×W×1|2|3|4`` and PIL images of any mode, scaled by their dtype or mode as
+    :mod:`t2i_ext.pixels` states (uint8 /255, uint16 and 16-bit modes /65535, float in [0, 1]), and float tensors
+    ``[C, H, W]``/``[N, C, H, W]`` in [0, 1].
     """
     images = list(image) if isinstance(image, (list, tuple)) else [image]
     if not images:
         raise ConditionError("no condition image given: pass an image or a non-empty list of images.")
     if channels not in (1, 3):
         raise ConditionError(f"channels must be 1 or 3, not {channels}.")
+    if isinstance(multiple, bool) or not isinstance(multiple, (int, np.integer)) or multiple < 1:
+        raise ConditionError(
+            f"multiple must be a positive whole number (8 for SD1 adapters, 16 for SDXL), not {multiple!r}."
+        )
     arrays = [_to_float_hwc(im) for im in images]
     sizes = {a.shape[:2] for a in arrays}
     if len(sizes) > 1:
@@ -82,61 +88,9 @@ def _to_float_hwc(image: ImageLike) -> np.ndarray:
             raise ConditionError(
                 f"a condition tensor must be [C, H, W] or [1, C, H, W]; got shape {tuple(image.shape)}."
             )
-        arr = arr.permute(1, 2, 0).numpy()
-    elif isinstance(image, np.ndarray):
-        arr = image
-    elif hasattr(image, "mode") and hasattr(image, "size"):
-        arr = _pil_to_array(image)
-    else:
-        raise ConditionError(
-            f"unsupported condition image type {type(image).__name__}: pass a numpy array or PIL image."
-        )
-
-    if arr.ndim == 2:
-        arr = arr[:, :, None]
-    if arr.ndim != 3 or arr.shape[2] not in (1, 2, 3, 4) or 0 in arr.shape:
-        raise ConditionError(
-            f"condition image has shape {arr.shape}; expected H×W, H×W×1 (grey), H×W×3 (RGB) or H×W×4 (RGBA)."
-        )
-    arr = _scale_to_unit(arr)
-    if arr.shape[2] in (2, 4):  # grey+alpha or RGBA: transparent counts as black
-        arr = arr[:, :, :-1] * arr[:, :, -1:]
-    return np.ascontiguousarray(arr, dtype=np.float32)
-
-
-def _scale_to_unit(arr: np.ndarray) -> np.ndarray:
-    if arr.dtype == np.bool_:
-        return arr.astype(np.float32)
-    if arr.dtype == np.uint8:
-        return arr.astype(np.float32) / 255.0
-    if arr.dtype == np.uint16:
-        return arr.astype(np.float32) / 65535.0
-    if np.issubdtype(arr.dtype, np.integer):  # e.g. PIL mode "I" holding a 16-bit PNG
-        if arr.min() < 0 or arr.max() > 65535:
-            raise ConditionError(
-                f"integer condition image with values {arr.min()}..{arr.max()}; expected 8- or 16-bit."
-            )
-        return arr.astype(np.float32) / (255.0 if arr.max() <= 255 else 65535.0)
-    if np.issubdtype(arr.dtype, np.floating):
-        arr = arr.astype(np.float32)
-        if not np.isfinite(arr).all():
-            raise ConditionError("condition image contains NaN or infinite values.")
-        if arr.min() < 0 or arr.max() > 1:
-            raise ConditionError(
-                f"float condition image has values {arr.min():.3g}..{arr.max():.3g}; expected [0, 1] "
-                "(divide 8-bit images by 255)."
-            )
-        return arr
-    raise ConditionError(f"unsupported condition image dtype {arr.dtype}.")
-
-
-def _pil_to_array(image: Image.Image) -> np.ndarray:
-    mode = image.mode
-    if mode in ("1", "L", "LA", "RGB", "RGBA", "I", "F") or mode.startswith("I;16"):
-        return np.array(image)
-    if mode == "P" and "transparency" in image.info:
-        return np.array(image.convert("RGBA"))
-    return np.array(image.convert("RGB"))  # P, CMYK, YCbCr, LAB, HSV
+        image = arr.permute(1, 2, 0).numpy()
+    # scaling by mode/dtype lives in pixels.py; the rule here: transparent means "no condition", i.e. black
+    return np.ascontiguousarray(composite(unit_array(image, "condition image"), background=0.0), dtype=np.float32)
 
 
 def _to_channels(arr: np.ndarray, channels: int) -> np.ndarray:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import torch
 
+from .errors import AdapterOutputError
 from .nets import AdapterModel, CoAdapterFuser
 from .units import AdapterUnit
 
@@ -36,9 +37,18 @@ def compute_features(
         if offload:
             adapter.to("cpu")
     dtype = dtype or param.dtype
-    if isinstance(out, torch.Tensor):
-        return out.to(dtype)
-    return [f.to(dtype) for f in out]
+    outputs = [out.to(dtype)] if isinstance(out, torch.Tensor) else [f.to(dtype) for f in out]
+    _check_finite(outputs, f"the {getattr(adapter, 'kind', 'adapter')} adapter's output")
+    return outputs[0] if isinstance(out, torch.Tensor) else outputs
+
+
+def _check_finite(outputs: Sequence[torch.Tensor], what: str) -> None:
+    """Once per pass (not per step): NaN/inf here would turn every sampled image into NaN, silently."""
+    if not all(bool(torch.isfinite(t).all()) for t in outputs):
+        raise AdapterOutputError(
+            f"{what} contains NaN or infinite values: the adapter file's weights are broken, or its values overflow "
+            "in half precision; re-download or convert the file, or run the adapter in float32."
+        )
 
 
 @torch.no_grad()
@@ -63,6 +73,7 @@ def fuse(
         else:
             weighted.append((name, [f.to(param) * weight for f in out]))
     maps, tokens = fuser(weighted)
+    _check_finite([*(maps or ()), *([tokens] if tokens is not None else [])], "the CoAdapter fuser's output")
     dtype = (outputs[0][1] if isinstance(outputs[0][1], torch.Tensor) else outputs[0][1][0]).dtype
     return AdapterUnit(
         features=[f.to(dtype) for f in maps] if maps is not None else None,

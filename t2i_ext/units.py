@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -57,8 +58,9 @@ class AdapterUnit:
             raise InjectionError(
                 f"AdapterUnit: unknown control_mode {self.control_mode!r}; use one of {[m.value for m in ControlMode]}."
             ) from None
-        if not isinstance(self.weight, (int, float)) or not math.isfinite(self.weight):
-            raise InjectionError(f"AdapterUnit: weight must be a finite number, not {self.weight!r}.")
+        self.weight = _finite_number("weight", self.weight)
+        self.start = _finite_number("start", self.start)
+        self.end = _finite_number("end", self.end)
         if not (0.0 <= self.start <= self.end <= 1.0):
             raise InjectionError(f"AdapterUnit: need 0 ≤ start ≤ end ≤ 1, got start={self.start}, end={self.end}.")
         if not self.maps and self.tokens is None:
@@ -88,6 +90,15 @@ class AdapterUnit:
     def level_scale(self, level: int) -> float:
         soft = PROMPT_LEVEL_SCALES[level] if self.control_mode is ControlMode.PROMPT else 1.0
         return float(self.weight) * soft
+
+
+def _finite_number(name: str, value: object) -> float:
+    """Any real scalar (Python, numpy, or a one-element torch tensor; not a bool) → float, else InjectionError."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and value.dtype != torch.bool:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        raise InjectionError(f"AdapterUnit: {name} must be a finite number, not {value!r}.")
+    return float(value)
 
 
 @dataclass(frozen=True)

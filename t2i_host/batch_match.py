@@ -12,26 +12,23 @@ right when the condition folder holds one image per input file.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from pathlib import Path
 
 import numpy as np
 
+from .images import image_digest, open_image
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp")
 
 
-def pixel_digest(image: np.ndarray) -> str:
-    arr = np.ascontiguousarray(image)
-    return hashlib.blake2b(f"{arr.shape}{arr.dtype}".encode() + arr.tobytes(), digest_size=16).hexdigest()
-
-
 def _decode(path: Path) -> np.ndarray:
-    from PIL import Image, ImageOps
+    """The file's picture as the batch tab hands it to scripts (EXIF rotation applied), RGB without alpha."""
+    from PIL import Image
 
     with Image.open(path) as im:
-        return np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
+        return open_image(im, exif_transpose=True)[..., :3]
 
 
 class InputFolderIndex:
@@ -45,14 +42,14 @@ class InputFolderIndex:
         folder = Path(folder)
         if not folder.is_dir():
             return None
-        want = pixel_digest(np.ascontiguousarray(image[..., :3]))
+        want = image_digest([image[..., :3]])
         for path in sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()):
             st = path.stat()
             key = (str(path), st.st_size, st.st_mtime_ns)
             if key not in self._digests:
                 try:
-                    self._digests[key] = pixel_digest(_decode(path))
-                except OSError:
+                    self._digests[key] = image_digest([_decode(path)])
+                except (OSError, ValueError):
                     self._digests[key] = ""
             if self._digests[key] == want:
                 return path

@@ -10,8 +10,10 @@ how to annotate, how to validate units), which keeps these routes testable witho
 - ``POST /t2i-adapter/detect`` ``{"module", "images": [base64, ...], "processor_res", "threshold_a", "threshold_b",
   "annotator_params"}`` → ``{"images": [base64 PNG, ...]}``
 
-Bad input answers 422 (404 for an unknown model name would be wrong for a body field, so 422 throughout) with a
-``detail`` naming the field; unknown request fields are refused (``extra = forbid``).
+Bad input answers 422 (404 for an unknown model name would be wrong for a body field, so 422 throughout) in the
+API guard's error shape: ``detail`` says what is wrong and what to send, ``field`` names the offending field (e.g.
+``images[0]``, ``module``: also for an annotator whose weight file is missing); unknown request fields are refused
+(``extra = forbid``, FastAPI's own 422 naming the field in ``loc``).
 """
 
 # no "from __future__ import annotations": FastAPI reads the route signatures at runtime
@@ -25,7 +27,10 @@ from typing import Any
 import numpy as np
 
 from t2i_ext import __version__
-from .unit_args import UnitArgs, UnitArgsError, annotator_values, decode_image, threshold_names
+from .annotate import run_annotator
+from .api_guard import error_body
+from .images import decode_image
+from .unit_args import UnitArgs, UnitArgsError, annotator_values, threshold_names
 
 
 @dataclass
@@ -49,7 +54,7 @@ def encode_png(image: np.ndarray) -> str:
 def mount(app: Any, services: Services, prefix: str = "/t2i-adapter") -> None:
     """Add the routes to ``app`` (a FastAPI app)."""
 
-    from fastapi import HTTPException
+    from fastapi.responses import JSONResponse
     from pydantic import BaseModel, Field
 
     class Strict(BaseModel):
@@ -94,7 +99,8 @@ def mount(app: Any, services: Services, prefix: str = "/t2i-adapter") -> None:
     class DetectRequest(Strict):
         module: str = Field(..., description="annotator name (GET /t2i-adapter/annotators)")
         images: list[str] = Field(..., description="base64 images, with or without a data: prefix")
-        processor_res: int = Field(-1, description="annotator resolution; -1 = its default")
+        # a number, not int: pydantic 1 would truncate 1.5 to 1 silently; UnitArgs refuses non-integers by name
+        processor_res: float = Field(-1, description="annotator resolution (a whole number); -1 = its default")
         threshold_a: float = Field(-1, description="first numeric parameter; -1 = default")
         threshold_b: float = Field(-1, description="second numeric parameter; -1 = default")
         annotator_params: dict = Field(default_factory=dict, description="any parameter by name")
@@ -137,54 +143,45 @@ def mount(app: Any, services: Services, prefix: str = "/t2i-adapter") -> None:
             )
         return AnnotatorsResponse(annotators=items)
 
-    def detect(request: DetectRequest) -> DetectResponse:
-        known = {a.name: a for a in services.annotators()}
+    def detect(request: DetectRequest) -> Any:
         try:
-            args = UnitArgs.parse(
-                {
-                    "module": request.module,
-                    "processor_res": request.processor_res,
-                    "threshold_a": request.threshold_a,
-                    "threshold_b": request.threshold_b,
-                    "annotator_params": request.annotator_params,
-                },
-                None,
-                set(known),
-            )
-        except UnitArgsError as e:
-            raise HTTPException(status_code=422, detail=str(e)) from None
+            return DetectResponse(images=[encode_png(m) for m in detect_maps(request)])
+        except UnitArgsError as e:  # the guard's error shape: the message and the offending field
+            return JSONResponse(status_code=422, content=error_body(str(e), e.field))
+
+    def detect_maps(request: DetectRequest) -> list[np.ndarray]:
+        known = {a.name: a for a in services.annotators()}
+        args = UnitArgs.parse(
+            {
+                "module": request.module,
+                "processor_res": request.processor_res,
+                "threshold_a": request.threshold_a,
+                "threshold_b": request.threshold_b,
+                "annotator_params": request.annotator_params,
+            },
+            None,
+            set(known),
+        )
         if args.module == "none":
-            raise HTTPException(
-                status_code=422, detail="field 'module': choose an annotator (GET /t2i-adapter/annotators)"
-            )
+            raise UnitArgsError("choose an annotator (GET /t2i-adapter/annotators)", "module")
         annotator = known[args.module]
         if annotator.output == "tokens":
-            raise HTTPException(
-                status_code=422,
-                detail=f"field 'module': '{args.module}' produces CLIP tokens for the style adapter, not an image map",
+            raise UnitArgsError(
+                f"'{args.module}' produces CLIP tokens for the style adapter, not an image map", "module"
             )
         if not request.images:
-            raise HTTPException(status_code=422, detail="field 'images': send at least one base64 image")
-        try:
-            kwargs = annotator_values(args, [(p.name, p.type) for p in annotator.params])
-        except UnitArgsError as e:
-            raise HTTPException(status_code=422, detail=str(e)) from None
+            raise UnitArgsError("send at least one base64 image", "images")
+        kwargs = annotator_values(args, [(p.name, p.type) for p in annotator.params])
         out = []
         for i, text in enumerate(request.images):
             try:
                 image = decode_image(text)
             except ValueError as e:
-                raise HTTPException(status_code=422, detail=f"field 'images[{i}]': {e}") from None
+                raise UnitArgsError(str(e), f"images[{i}]") from None
             if image is None:
-                raise HTTPException(status_code=422, detail=f"field 'images[{i}]': empty image")
-            try:
-                result = services.annotate(args.module, image, **kwargs)
-            except ValueError as e:  # the annotator names the parameter and its range
-                raise HTTPException(
-                    status_code=422, detail=f"{e} (set through threshold_a/threshold_b/processor_res/annotator_params)"
-                ) from None
-            out.append(encode_png(result))
-        return DetectResponse(images=out)
+                raise UnitArgsError("empty image", f"images[{i}]")
+            out.append(run_annotator(services.annotate, args.module, image, kwargs, None))
+        return out
 
     app.add_api_route(f"{prefix}/version", version, methods=["GET"], response_model=VersionResponse)
     app.add_api_route(f"{prefix}/models", models, methods=["GET"], response_model=ModelsResponse)

@@ -21,15 +21,16 @@ import numpy as np
 import torch
 
 from t2i_ext.condition import condition_for
+from t2i_ext.errors import AdapterOutputError, ConditionError
 from t2i_ext.features import compute_features, fuse
 from t2i_ext.injection import inject, prepare_injection
 from t2i_ext.nets.fuser import TASK_INDEX
+from .annotate import Annotate, run_annotator
+from .images import image_digest
 from .resize import pixel_perfect_resolution, resize_to
 from .unit_args import UnitArgs, UnitArgsError, annotator_values
 from t2i_ext.units import AdapterUnit
 
-#: annotate(name, image, **params) -> map (uint8 H×W or H×W×3) or tokens; the annotators package's ``run``
-Annotate = Callable[..., Any]
 Features = Any  # list of 4 tensors, or a tokens tensor
 
 
@@ -121,16 +122,7 @@ class Job:
                 if args.pixel_perfect:
                     resolution = pixel_perfect_resolution(image.shape[:2], (width, height), args.resize_mode)
                 kwargs = annotator_values(args, plan.annotator_params, resolution, plan.index)
-                try:
-                    image = self.annotate(args.module, image, **kwargs)
-                except UnitArgsError:
-                    raise
-                except ValueError as e:  # the annotator names the parameter; say which unit field feeds it
-                    raise UnitArgsError(
-                        f"{e} (set through threshold_a/threshold_b/processor_res/annotator_params)",
-                        "module",
-                        plan.index,
-                    ) from None
+                image = run_annotator(self.annotate, args.module, image, kwargs, plan.index)
             if isinstance(image, np.ndarray) and image.ndim in (2, 3) and plan.kind != "style":
                 image = resize_to(image, width, height, args.resize_mode)
             out.append(image)
@@ -138,7 +130,7 @@ class Job:
 
     def _key(self, plan: UnitPlan, images: Sequence[np.ndarray], width: int, height: int) -> tuple:
         args = plan.args
-        digest = _digest(images)
+        digest = image_digest(images)
         kwargs = ()
         if args.module != "none":
             res = None
@@ -176,10 +168,16 @@ class Job:
                         "module",
                         plan.index,
                     )
-                cond = condition_for(plan.adapter, maps)
-            return compute_features(
-                plan.adapter, cond, device=self.device, dtype=self.dtype, offload=plan.args.low_vram
-            )
+                try:
+                    cond = condition_for(plan.adapter, maps)
+                except ConditionError as e:
+                    raise UnitArgsError(str(e), "image", plan.index) from None
+            try:
+                return compute_features(
+                    plan.adapter, cond, device=self.device, dtype=self.dtype, offload=plan.args.low_vram
+                )
+            except AdapterOutputError as e:  # a broken or overflowing model file: the user picks another
+                raise UnitArgsError(str(e), "model", plan.index) from None
 
         return self.cache.get_or_compute(self._key(plan, images, width, height), compute)
 
@@ -232,6 +230,8 @@ class Job:
                 unit = fuse(
                     fuser.adapter, fused, start=fa.guidance_start, end=fa.guidance_end, control_mode=fa.control_mode
                 )
+            except AdapterOutputError as e:
+                raise UnitArgsError(str(e), "model", fuser.index) from None
             finally:
                 if fa.low_vram:
                     fuser.adapter.to("cpu")
@@ -268,13 +268,3 @@ class Job:
     def installed(self) -> bool:
         return self._stack is not None
 
-
-def _digest(images: Sequence[np.ndarray]) -> str:
-    import hashlib
-
-    h = hashlib.blake2b(digest_size=16)
-    for im in images:
-        arr = np.ascontiguousarray(im)
-        h.update(f"{arr.shape}{arr.dtype}".encode())
-        h.update(arr.data)
-    return h.hexdigest()

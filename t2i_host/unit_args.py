@@ -12,18 +12,15 @@ parameter named ``resolution``; ``threshold_a``/``threshold_b`` set the first an
 other than ``resolution``, in the order the annotator declares them (canny: low/high threshold). Any parameter,
 booleans included, can also be set by name in ``annotator_params``, which wins over the generic knobs.
 
-Images are decoded at parse time (base64 with or without a ``data:`` prefix, ``{"image": ..., "mask": ...}``
-dicts as the WebUI's gradio image sends them, numpy arrays, PIL images), so a bad image is reported before any
-generation work starts. The mask of such a dict is not used.
+Images are decoded at parse time by :func:`t2i_host.images.decode_image` (base64 with or without a
+``data:image/*`` prefix, ``{"image": ..., "mask": ...}`` dicts as the WebUI's gradio image sends them, numpy
+arrays, PIL images), so a bad image is reported before any generation work starts, naming the field. The mask of
+such a dict is not used.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import difflib
-import hashlib
-import io
 import json
 import math
 from dataclasses import dataclass, field, fields, replace
@@ -32,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from .images import decode_image
 from .resize import ResizeMode
 from t2i_ext.units import ControlMode
 
@@ -93,15 +91,8 @@ PROCESSOR_RES_RANGE = (0, 2048)
 
 
 class ImageList(tuple):
-    """Decoded condition images (uint8 ``H×W×3`` RGB), one shared or one per image of the batch."""
-
-    def digest(self) -> str:
-        """A content hash: equal images give equal keys, so repeat jobs can reuse cached features."""
-        h = hashlib.blake2b(digest_size=16)
-        for im in self:
-            h.update(str(im.shape).encode())
-            h.update(np.ascontiguousarray(im).data)
-        return h.hexdigest()
+    """Decoded condition images (uint8 ``H×W×3`` RGB, or ``H×W×4`` RGBA: alpha is kept for each purpose to
+    composite its own way, see ``images.py``), one shared or one per image of the batch."""
 
 
 @dataclass
@@ -383,82 +374,6 @@ def _parse_image(value: Any) -> ImageList:
         if decoded is not None:
             images.append(decoded)
     return ImageList(images)
-
-
-def decode_image(value: Any) -> np.ndarray | None:
-    """One image from base64 (with or without ``data:image/...;base64,``), a ``{"image", "mask"}`` dict, a
-    numpy array or a PIL image → uint8 ``H×W×3`` RGB (alpha composited over black). ``None`` for no image."""
-    if isinstance(value, dict):
-        unknown = set(value) - {"image", "mask"}
-        if unknown:
-            raise ValueError(f"an image object has the keys 'image' and 'mask', not {sorted(unknown)}")
-        return decode_image(value.get("image"))
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return _decode_base64(value)
-    if isinstance(value, np.ndarray):
-        return _to_rgb_uint8(value)
-    if hasattr(value, "mode") and hasattr(value, "size"):  # PIL image
-        return _pil_to_rgb(value)
-    raise ValueError(f"must be a base64-encoded image (PNG/JPEG/WebP), got {_kind(value)}")
-
-
-def _decode_base64(text: str) -> np.ndarray | None:
-    text = text.strip()
-    if not text:
-        return None
-    if text.startswith("data:"):
-        head, sep, text = text.partition(",")
-        if not sep or ";base64" not in head:
-            raise ValueError("a data: URL must look like 'data:image/png;base64,<data>'")
-    if text.startswith(("http://", "https://")):
-        raise ValueError("URLs are not fetched; send the image itself, base64-encoded")
-    try:
-        raw = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
-    except (binascii.Error, ValueError):
-        raise ValueError("is not valid base64; send the image file's bytes base64-encoded (PNG/JPEG/WebP)") from None
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(io.BytesIO(raw)) as im:
-            im.load()
-            return _pil_to_rgb(im)
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        raise ValueError(
-            f"base64 decodes to {len(raw)} bytes that are not a readable image; send a PNG, JPEG or WebP file"
-        ) from None
-
-
-def _pil_to_rgb(im: Any) -> np.ndarray:
-    if im.mode in ("RGBA", "LA") or (im.mode == "P" and "transparency" in im.info):
-        return _to_rgb_uint8(np.asarray(im.convert("RGBA")))
-    if im.mode in ("I", "I;16", "I;16B", "F"):
-        return _to_rgb_uint8(np.asarray(im))
-    return np.ascontiguousarray(np.asarray(im.convert("RGB")))
-
-
-def _to_rgb_uint8(arr: np.ndarray) -> np.ndarray:
-    if arr.ndim == 2:
-        arr = arr[:, :, None]
-    if arr.ndim != 3 or arr.shape[2] not in (1, 2, 3, 4) or 0 in arr.shape:
-        raise ValueError(f"an image array must be H×W, H×W×1, H×W×3 or H×W×4, got shape {arr.shape}")
-    if arr.dtype == np.bool_:
-        arr = arr.astype(np.uint8) * 255
-    elif arr.dtype == np.uint16 or (np.issubdtype(arr.dtype, np.integer) and arr.max() > 255):
-        arr = (arr.astype(np.float64) / 65535.0 * 255.0).round().clip(0, 255).astype(np.uint8)
-    elif np.issubdtype(arr.dtype, np.floating):
-        if not np.isfinite(arr).all() or arr.min() < 0 or arr.max() > 1:
-            raise ValueError("a float image array must hold values in [0, 1]")
-        arr = (arr * 255.0).round().astype(np.uint8)
-    else:
-        arr = arr.astype(np.uint8)
-    if arr.shape[2] in (2, 4):  # composite over black: transparent means "no condition"
-        alpha = arr[:, :, -1:].astype(np.uint16)
-        arr = (arr[:, :, :-1].astype(np.uint16) * alpha // 255).astype(np.uint8)
-    if arr.shape[2] == 1:
-        arr = np.repeat(arr, 3, axis=2)
-    return np.ascontiguousarray(arr)
 
 
 def _parse_hr_option(value: Any) -> str:

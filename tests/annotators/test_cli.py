@@ -108,3 +108,14 @@ def test_exif_rotation_is_applied_before_annotating(tmp_path, astronaut):
     result = _cli(str(src), "-a", "canny", "--out", str(tmp_path / "o"))
     assert result.returncode == 0, result.stderr
     assert np.array(Image.open(tmp_path / "o" / "rotated.png")).shape == (320, 200)  # displayed as portrait
+
+
+def test_out_that_is_an_existing_file_is_a_one_line_usage_error(tmp_path, astronaut, capsys):
+    from annotators.__main__ import main
+
+    src, out = tmp_path / "a.png", tmp_path / "taken.txt"
+    Image.fromarray(astronaut).save(src)
+    out.write_text("not a folder")
+    assert main([str(src), "--annotator", "canny", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "is a file, not a folder" in err and "Traceback" not in err

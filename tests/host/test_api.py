@@ -114,3 +114,42 @@ def test_bad_alwayson_unit_gets_422_and_the_server_keeps_serving(client):
     r = client.post("/sdapi/v1/txt2img", json=ok)
     assert r.status_code == 200 and r.json()["ran"] == 1  # the body reached the WebUI intact
     assert client.post("/sdapi/v1/txt2img", json={"prompt": "plain"}).json()["ran"] == 2
+
+
+def detect(client, **body):
+    image = png_b64(np.zeros((8, 8, 3), np.uint8))
+    return client.post("/t2i-adapter/detect", json={"module": "canny", "images": [image], **body})
+
+
+def test_detect_refuses_a_decompression_bomb_with_422_naming_the_image(client):
+    from tests.host.test_unit_args import bomb_png_b64
+
+    r = detect(client, images=[bomb_png_b64()])
+    assert r.status_code == 422 and r.json()["field"] == "images[0]" and "megapixel" in r.json()["detail"]
+
+
+def test_detect_refuses_a_fractional_processor_res_naming_it(client):
+    r = detect(client, processor_res=1.5)
+    assert r.status_code == 422 and r.json()["field"] == "processor_res", r.text
+    assert detect(client, module="lineart_standard", processor_res=64.0).status_code == 200
+
+
+def test_detect_with_a_missing_weight_file_is_422_naming_the_module(client, tmp_path, monkeypatch):
+    from annotators import weights
+
+    monkeypatch.setenv(weights.ENV_MODELS_DIR, str(tmp_path))  # no pidinet weights here
+    monkeypatch.setattr(weights, "_mirror", "http://127.0.0.1:9")  # and no download (refused at once)
+    r = detect(client, module="pidinet")
+    assert r.status_code == 422 and r.json()["field"] == "module" and "table5_pidinet.pth" in r.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "image, words",
+    [("bomb", "megapixel"), ("data:text/plain;base64,aGk=", "not an image")],
+)
+def test_alwayson_unit_with_a_bad_image_is_422_naming_the_image(client, image, words):
+    from tests.host.test_unit_args import bomb_png_b64
+
+    unit = {"model": "known [12345678]", "image": bomb_png_b64() if image == "bomb" else image}
+    r = client.post("/sdapi/v1/txt2img", json={"prompt": "x", "alwayson_scripts": {"t2i-adapter": {"args": [unit]}}})
+    assert r.status_code == 422 and r.json()["field"] == "image" and words in r.json()["detail"]

@@ -166,3 +166,40 @@ def test_hr_option_picks_the_passes_a_unit_guides():
     assert len(job.units(64, 64, lambda p: p.images, hires=False)) == 2
     assert len(job.units(128, 128, lambda p: p.images, hires=True)) == 2
     assert len(job.units(64, 64, lambda p: p.images)) == 3
+
+
+def test_a_missing_annotator_weight_file_is_a_422_naming_the_module():
+    from annotators.weights import WeightsUnavailableError
+
+    def annotate(name, image, **params):
+        raise WeightsUnavailableError("clip_vision.bin is missing; put it into models/annotators")
+
+    job = Job([plan(tiny_adapter(), IMAGE, module="canny")], annotate=annotate, cache=FeatureCache())
+    with pytest.raises(UnitArgsError, match="put it into models/annotators") as info:
+        job.units(64, 64, lambda p: p.images)
+    assert info.value.field == "module" and info.value.status_code == 422
+
+
+def test_an_adapter_with_nan_outputs_is_a_422_naming_the_model():
+    adapter = tiny_adapter()
+    with torch.no_grad():
+        next(adapter.parameters()).fill_(float("inf"))
+    with pytest.raises(UnitArgsError, match="NaN or infinite") as info:
+        Job([plan(adapter, IMAGE)], annotate=None, cache=FeatureCache()).units(64, 64, lambda p: p.images)
+    assert info.value.field == "model"
+
+
+def test_an_annotator_sees_transparency_as_white():
+    rgba = np.zeros((64, 64, 4), np.uint8)  # black strokes on a transparent canvas
+    rgba[20:40, 30, 3] = 255
+    seen = []
+
+    def annotate(name, image, **params):
+        from annotators.image import to_rgb_uint8
+
+        seen.append(to_rgb_uint8(image))
+        return seen[-1]
+
+    job = Job([plan(tiny_adapter(), rgba, module="invert")], annotate=annotate, cache=FeatureCache())
+    job.units(64, 64, lambda p: p.images)
+    assert seen[0][0, 0].tolist() == [255, 255, 255] and seen[0][25, 30].tolist() == [0, 0, 0]

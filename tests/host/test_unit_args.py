@@ -94,12 +94,20 @@ def test_base64_with_and_without_data_prefix_and_gradio_dicts():
         assert image.dtype == np.uint8 and np.array_equal(image, rgb)
 
 
-def test_rgba_and_grey_images_become_rgb():
+def test_rgba_keeps_its_alpha_for_each_purpose_and_grey_becomes_rgb():
+    # issue 8: the decoder keeps alpha; the condition map counts transparent as black (no condition), the
+    # annotators composite over white (black strokes on a transparent canvas stay black on white)
+    from annotators.image import to_rgb_uint8
+    from t2i_ext import condition_tensor
+
     rgba = np.zeros((2, 2, 4), np.uint8)
     rgba[..., :3] = 200
     rgba[0, 0, 3] = 255
     (image,) = UnitArgs.parse({"image": png_b64(rgba)}).image
-    assert image.shape == (2, 2, 3) and image[0, 0, 0] == 200 and image[1, 1, 0] == 0  # transparent → black
+    assert image.shape == (2, 2, 4) and tuple(image[0, 0]) == (200, 200, 200, 255) and image[1, 1, 3] == 0
+    cond = condition_tensor(image, multiple=1)
+    assert cond[0, 0, 0, 0].item() == pytest.approx(200 / 255) and cond[0, :, 1, 1].max() == 0  # transparent → black
+    assert tuple(to_rgb_uint8(image)[1, 1]) == (255, 255, 255)  # annotator input: transparent → white
     (grey,) = UnitArgs.parse({"image": png_b64(np.full((3, 3), 7, np.uint8))}).image
     assert grey.shape == (3, 3, 3)
 
@@ -221,3 +229,40 @@ def test_non_default_hr_option_and_crop_flag_round_trip_through_infotext():
     assert "hr_option: Low res only" in args.to_infotext()
     assert UnitArgs.from_infotext(args.to_infotext()).to_dict(False) == args.to_dict(False)
     assert "hr_option" not in UnitArgs.parse({"model": "m"}).to_infotext()
+
+
+def bomb_png_b64(side: int = 100_000) -> str:
+    """A few hundred bytes of PNG that declare ``side × side`` pixels (a decompression bomb's header)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
+    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    return base64.b64encode(png).decode()
+
+
+def test_a_decompression_bomb_is_refused_naming_the_image_field():
+    with pytest.raises(UnitArgsError, match="megapixel limit") as info:
+        UnitArgs.parse({"image": bomb_png_b64()}, 1)
+    assert info.value.field == "image" and info.value.unit == 1
+
+
+def test_a_data_url_must_hold_an_image():
+    image = png_b64(np.zeros((2, 2, 3), np.uint8))
+    assert len(UnitArgs.parse({"image": "data:image/webp;base64," + image}).image) == 1  # the bytes decide the format
+    with pytest.raises(UnitArgsError, match="'text/html' is not an image") as info:
+        UnitArgs.parse({"image": "data:text/html;base64," + image})
+    assert info.value.field == "image"
+
+
+def test_16_bit_png_with_small_values_decodes_as_16_bit():
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((2, 2), 200 * 257, np.uint16)).save(buffer, format="PNG")
+    dark = io.BytesIO()
+    Image.fromarray(np.full((2, 2), 200, np.uint16)).save(dark, format="PNG")
+    (bright,) = UnitArgs.parse({"image": base64.b64encode(buffer.getvalue()).decode()}).image
+    (small,) = UnitArgs.parse({"image": base64.b64encode(dark.getvalue()).decode()}).image
+    assert bright.max() == 200 and small.max() == 1  # 200 / 65535 of full scale, not 200 / 255
