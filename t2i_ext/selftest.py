@@ -27,13 +27,15 @@ from .units import AdapterUnit
 class SelftestResult:
     effect: float  # mean |Δ latent| / mean |latent|
     adapter_ms: float
-    plain_ms: float
+    plain_ms: float  # median over rounds
     injected_ms: float
     restored: bool
+    ratios: tuple[float, ...] = ()  # with / without, one per paired round
 
     @property
     def time_ratio(self) -> float:
-        return self.injected_ms / self.plain_ms
+        """Median of the per-round ratios: load drift between rounds on a shared machine cancels within a round."""
+        return statistics.median(self.ratios) if self.ratios else self.injected_ms / self.plain_ms
 
     @property
     def ok(self) -> bool:
@@ -48,6 +50,7 @@ def ring_condition(size: int) -> np.ndarray:
 
 
 def run_selftest(size: int = 256, steps: int = 8, repeats: int = 3, seed: int = 0) -> SelftestResult:
+    """``repeats`` paired rounds (one run without and one with the adapter each) after a warm-up of both."""
     torch.manual_seed(seed)
     unet = build_ldm_unet(TINY_SD1, seed)
     adapter = FullAdapter(1, TINY_SD1.channels).eval()
@@ -68,15 +71,16 @@ def run_selftest(size: int = 256, steps: int = 8, repeats: int = 3, seed: int = 
         with inject(unet, [unit]) as injection:
             return euler_cfg(unet, noise, cond, uncond, steps, injection=injection)
 
-    before = plain()
+    before = plain()  # warm-up of both variants: first calls pay for allocation, not for the injection
+    with_adapter = injected()
     plain_times, injected_times = [], []
-    for _ in range(repeats):  # interleaved, so drift in machine load hits both alike
-        for fn, times in ((plain, plain_times), (injected, injected_times)):
+    for i in range(max(1, repeats)):
+        # paired rounds, alternating which variant goes first, so neither always runs on a warmer machine
+        order = ((plain, plain_times), (injected, injected_times))
+        for fn, times in order if i % 2 == 0 else order[::-1]:
             t0 = time.perf_counter()
-            out = fn()
+            fn()
             times.append((time.perf_counter() - t0) * 1000)
-            if fn is injected:
-                with_adapter = out
     after = plain()
     effect = ((with_adapter - before).abs().mean() / before.abs().mean()).item()
     return SelftestResult(
@@ -85,7 +89,21 @@ def run_selftest(size: int = 256, steps: int = 8, repeats: int = 3, seed: int = 
         plain_ms=statistics.median(plain_times),
         injected_ms=statistics.median(injected_times),
         restored=torch.equal(before, after),
+        ratios=tuple(w / p for p, w in zip(plain_times, injected_times)),
     )
+
+
+#: rounds whose ratios differ by more than this factor measured the machine's load, not the injection
+BUSY_SPREAD = 1.1
+
+
+def _spread(ratios: tuple[float, ...]) -> str:
+    if len(ratios) < 2:
+        return ""
+    text = f", range ×{min(ratios):.3f}–×{max(ratios):.3f}"
+    if max(ratios) / min(ratios) > BUSY_SPREAD:
+        text += "; rounds disagree: the machine is busy, rerun for a figure"
+    return text
 
 
 def format_result(r: SelftestResult, size: int, steps: int) -> str:
@@ -95,7 +113,8 @@ def format_result(r: SelftestResult, size: int, steps: int) -> str:
             f"{steps} Euler steps, CFG batch 2",
             f"  adapter effect on the latent : {r.effect:.1%} mean change",
             f"  adapter pass (once per job)  : {r.adapter_ms:.1f} ms",
-            f"  sampling without / with      : {r.plain_ms:.1f} ms / {r.injected_ms:.1f} ms  (×{r.time_ratio:.3f})",
+            f"  sampling without / with      : {r.plain_ms:.1f} ms / {r.injected_ms:.1f} ms  (×{r.time_ratio:.3f}, "
+            f"median of {len(r.ratios)} paired rounds{_spread(r.ratios)})",
             f"  UNet bit-identical afterwards: {'yes' if r.restored else 'NO'}",
             "  result: " + ("OK" if r.ok else "FAILED"),
         ]

@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 
-from t2i_ext.errors import ConditionError
 from t2i_ext.pixels import to_uint8, unit_array
 
 #: the largest image decoded from bytes: 64 megapixels (8192×8192) is far beyond any condition map
@@ -72,17 +71,16 @@ def decode_base64(text: str) -> np.ndarray | None:
 
 def decode_bytes(raw: bytes) -> np.ndarray:
     """An image file's bytes → like :func:`decode_image`; refuses images over :data:`MAX_PIXELS` unread."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     try:
-        with Image.open(io.BytesIO(raw)) as im:
-            return open_image(im)
+        im = Image.open(io.BytesIO(raw))
     except Image.DecompressionBombError:  # Pillow's own limit, where the WebUI leaves it on
         raise ValueError(_too_large(None)) from None
-    except (UnidentifiedImageError, OSError, SyntaxError):
-        raise ValueError(
-            f"base64 decodes to {len(raw)} bytes that are not a readable image; send a PNG, JPEG or WebP file"
-        ) from None
+    except Exception:  # Pillow raises many types on malformed bytes (OSError, SyntaxError, struct.error, ...)
+        raise ValueError(_unreadable(len(raw))) from None
+    with im:
+        return open_image(im)
 
 
 def open_image(im: Any, exif_transpose: bool = False) -> np.ndarray:
@@ -90,10 +88,17 @@ def open_image(im: Any, exif_transpose: bool = False) -> np.ndarray:
 
     ``exif_transpose`` applies the EXIF rotation (as the WebUI's ``images.read`` does for batch input files).
     """
+    from PIL import Image
+
     width, height = im.size
     if width * height > MAX_PIXELS:
         raise ValueError(_too_large((width, height)))
-    im.load()  # decode now: a truncated file fails here
+    try:
+        im.load()  # decode now: a truncated or malformed file fails here
+    except Image.DecompressionBombError:
+        raise ValueError(_too_large((width, height))) from None
+    except Exception:  # as in decode_bytes: any decoding failure is an unreadable image
+        raise ValueError(_unreadable(None)) from None
     if exif_transpose:
         from PIL import ImageOps
 
@@ -106,14 +111,15 @@ def to_rgb_or_rgba(image: Any) -> np.ndarray:
     if isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] in (3, 4):
         if image.size:
             return np.ascontiguousarray(image)  # already decoded: no float round trip
-    try:
-        arr = unit_array(image)
-    except ConditionError as e:
-        raise ValueError(str(e)) from None
-    arr = to_uint8(arr)
+    arr = to_uint8(unit_array(image))  # a ConditionError (a ValueError) says what is wrong with the image
     if arr.shape[2] in (1, 2):  # grey (+ alpha): replicate the grey, keep the alpha last
         arr = np.concatenate([np.repeat(arr[:, :, :1], 3, axis=2), arr[:, :, 1:]], axis=2)
     return np.ascontiguousarray(arr)
+
+
+def _unreadable(size: int | None) -> str:
+    what = f"base64 decodes to {size} bytes that are" if size is not None else "the file is"
+    return f"{what} not a readable image; send a PNG, JPEG or WebP file"
 
 
 def _too_large(size: tuple[int, int] | None) -> str:

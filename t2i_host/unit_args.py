@@ -148,9 +148,8 @@ class UnitArgs:
             if key not in names:
                 close = difflib.get_close_matches(str(raw_key), sorted(names), n=1)
                 hint = f"did you mean '{close[0]}'? " if close else ""
-                raise UnitArgsError(
-                    f"unknown field; {hint}valid fields are: {', '.join(sorted(names))}", str(raw_key), unit
-                )
+                shown = str(raw_key) if str(raw_key).strip() else json.dumps(str(raw_key))  # '' still names a field
+                raise UnitArgsError(f"unknown field; {hint}valid fields are: {', '.join(sorted(names))}", shown, unit)
             if key in values:
                 raise UnitArgsError(f"given twice (also as '{raw_key}')", key, unit)
             try:
