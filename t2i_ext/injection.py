@@ -29,7 +29,6 @@ from .errors import InjectionError
 from .nets.base import SD1, SDXL
 from .units import AdapterUnit, BatchLayout, ControlMode
 
-
 BlockId = tuple[str, int]  # ("input", index) or ("middle", 0): how Forge's UNet names its blocks too
 
 
