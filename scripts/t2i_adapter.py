@@ -1,4 +1,4 @@
-"""T2I-Adapter for the AUTOMATIC1111 WebUI v1.10.1 — the WebUI glue (its WebUI-free logic lives in ``t2i_host``, the adapter core in ``t2i_ext``).
+"""T2I-Adapter for AUTOMATIC1111 WebUI v1.10.1 and Forge — the WebUI glue (host logic: ``t2i_host``; core: ``t2i_ext``).
 
 Contract (what the WebUI, the stand-in under ``tests/webui`` and API callers can rely on)
 =========================================================================================
@@ -79,11 +79,11 @@ import annotators
 import annotators.weights
 import t2i_ext
 import t2i_host.unit_args
+from t2i_host import families, forge_unet
 from t2i_host.batch_match import InputFolderIndex, find_by_stem, job_index, stem_from_pattern, walk_images
 from t2i_host.cfg_rows import CfgRowTracker
-from t2i_host.job import FeatureCache, Job, UnitPlan
-from t2i_host import families, forge_unet
 from t2i_host.families import SD1, UNKNOWN, checkpoint_family
+from t2i_host.job import FeatureCache, Job, UnitPlan
 from t2i_host.model_store import AdapterCache, ModelInfo, ModelStore
 from t2i_host.resize import ResizeMode, resize_to
 from t2i_host.unit_args import CONTROL_MODE_NAMES, UnitArgs, UnitArgsError, threshold_names
