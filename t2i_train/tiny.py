@@ -85,7 +85,9 @@ def tiny_unet(family: str, seed: int = 0) -> nn.Module:
                          use_spatial_transformer=True, transformer_depth=1, context_dim=128,
                          use_linear_in_transformer=True, legacy=False, num_classes="continuous")
         unet.label_emb = nn.Sequential(nn.Sequential(nn.Linear(64 + 1536, 256), nn.SiLU(), nn.Linear(256, 256)))
-        for st in unet.middle_block.modules():  # depth 2 in the middle, as SDXL's deeper layers (keys .0, .1)
+        # depth 2 at the deepest level (input 7-8, middle, output 0-2), as SDXL's deeper layers (keys .0, .1)
+        deep = [unet.input_blocks[7], unet.input_blocks[8], unet.middle_block, *unet.output_blocks[:3]]
+        for st in (m for block in deep for m in block.modules()):
             if type(st).__name__ == "SpatialTransformer":
                 st.transformer_blocks = nn.ModuleList([st.transformer_blocks[0], copy.deepcopy(st.transformer_blocks[0])])
     randomize_(unet, seed)

@@ -1,0 +1,62 @@
+"""The loop: a stopped and resumed run equals an uninterrupted one; Ctrl-C leaves a resumable checkpoint."""
+
+import json
+
+import pytest
+import torch
+
+from t2i_ext.nets import FullAdapter
+from t2i_train import TrainConfig, fit
+from t2i_train.adapters import make_adapter
+from t2i_train.base_model import _schedule
+from t2i_train.toy import mask_dataset, toy_unet
+
+
+def _run(tmp_path, steps, resume=None, **kw):
+    torch.manual_seed(0)
+    adapter = FullAdapter(1, (32, 32, 32, 32), num_res_blocks=1)
+    cfg = TrainConfig(output=str(tmp_path), steps=steps, batch_size=2, grad_accumulation=2, learning_rate=1e-3,
+                      checkpoint_every=0, resume=resume, seed=3)
+    return fit(toy_unet(), adapter, mask_dataset(6, 1), _schedule(), "epsilon", cfg, "SD1", **kw)
+
+
+def _params(adapter):
+    return torch.cat([p.detach().flatten() for p in adapter.parameters()])
+
+
+def test_resume_after_a_stop_equals_an_uninterrupted_run(tmp_path):
+    full = _run(tmp_path / "a", 4)
+    seen = []
+    stopped = _run(tmp_path / "b", 4, should_stop=lambda: len(seen) >= 2, progress_callback=lambda p: seen.append(p.step))
+    assert stopped.interrupted and stopped.step == 2 and stopped.checkpoint.name == "step-000002"
+    state = json.loads((stopped.checkpoint / "state.json").read_text())
+    assert state["step"] == 2 and len(state["losses"]) == 2
+    resumed = _run(tmp_path / "b", 4, resume=str(stopped.checkpoint))
+    assert resumed.step == 4 and not resumed.interrupted
+    assert resumed.losses == pytest.approx(full.losses, abs=1e-7)
+    assert (_params(resumed.adapter) - _params(full.adapter)).abs().max() <= 1e-7
+    assert (_params(stopped.adapter) - _params(full.adapter)).abs().max() > 1e-6  # 2 steps differ from 4
+
+
+def test_ctrl_c_saves_a_checkpoint_that_resume_latest_finds(tmp_path):
+    def interrupt(p):
+        if p.step == 1:
+            raise KeyboardInterrupt
+
+    result = _run(tmp_path, 3, progress_callback=interrupt)
+    assert result.interrupted and result.checkpoint == tmp_path / "checkpoints" / "step-000001"
+    assert (result.checkpoint / "optimizer.pt").exists() and (result.checkpoint / "adapter.safetensors").exists()
+    resumed = _run(tmp_path, 3, resume="latest")
+    assert resumed.step == 3 and len(resumed.losses) == 3 and resumed.losses[0] == result.losses[0]
+
+
+def test_fine_tuning_starts_from_the_given_adapter_file(tmp_path):
+    from t2i_ext.convert import save_safetensors
+    from t2i_train.tiny import tiny_unet
+
+    unet = tiny_unet("sd1")
+    trained = make_adapter("full", 1, unet, "SD1", seed=5)
+    save_safetensors(trained, tmp_path / "a.safetensors")
+    again = make_adapter("full", 1, unet, "SD1", seed=6, init=str(tmp_path / "a.safetensors"))
+    assert torch.equal(_params(again), _params(trained)) and again.training
+    assert all(p.requires_grad for p in again.parameters())
