@@ -20,8 +20,6 @@ from typing import Any
 import cv2
 import numpy as np
 
-from t2i_ext.pixels import composite, to_uint8, unit_array
-
 
 def to_rgb_uint8(image: Any) -> np.ndarray:
     """Normalise any supported image to a C-contiguous ``uint8`` array ``(H, W, 3)`` in RGB order.
@@ -32,6 +30,9 @@ def to_rgb_uint8(image: Any) -> np.ndarray:
     if isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3:
         if image.size:  # already what the annotators work on: no float round trip
             return np.ascontiguousarray(image)
+    # imported here: t2i_ext's package import loads torch, and importing `annotators` must stay light
+    from t2i_ext.pixels import composite, to_uint8, unit_array
+
     arr = to_uint8(composite(unit_array(image), background=1.0))
     if arr.shape[2] == 1:
         arr = np.repeat(arr, 3, axis=2)
