@@ -17,7 +17,7 @@ def _run(tmp_path, steps, resume=None, **kw):
     adapter = FullAdapter(1, (32, 32, 32, 32), num_res_blocks=1)
     cfg = TrainConfig(output=str(tmp_path), steps=steps, batch_size=2, grad_accumulation=2, learning_rate=1e-3,
                       checkpoint_every=0, resume=resume, seed=3)
-    return fit(toy_unet(), adapter, mask_dataset(6, 1), _schedule(), "epsilon", cfg, "SD1", **kw)
+    return fit(toy_unet(random_weights=True), adapter, mask_dataset(6, 1), _schedule(), "epsilon", cfg, "SD1", **kw)
 
 
 def _params(adapter):
@@ -35,7 +35,7 @@ def test_resume_after_a_stop_equals_an_uninterrupted_run(tmp_path):
     assert resumed.step == 4 and not resumed.interrupted
     assert resumed.losses == pytest.approx(full.losses, abs=1e-7)
     assert (_params(resumed.adapter) - _params(full.adapter)).abs().max() <= 1e-7
-    assert (_params(stopped.adapter) - _params(full.adapter)).abs().max() > 1e-6  # 2 steps differ from 4
+    assert (_params(stopped.adapter) - _params(full.adapter)).abs().max() > 1e-4  # 2 steps differ from 4
 
 
 def test_ctrl_c_saves_a_checkpoint_that_resume_latest_finds(tmp_path):
