@@ -610,6 +610,29 @@ def configure_annotator(module: str, res: Any, a: Any, b: Any, options: Any, own
     ]
 
 
+# gradio 3.41 (A1111 v1.10.1) and gradio 4.40 (Forge) name the image sources and the drawing tool differently
+GRADIO_4 = int(gr.__version__.split(".")[0]) >= 4
+
+
+def image_upload(**kwargs: Any) -> Any:
+    if GRADIO_4:
+        return gr.Image(sources=["upload"], type="numpy", **kwargs)
+    return gr.Image(source="upload", type="numpy", **kwargs)
+
+
+def drawing_canvas(**kwargs: Any) -> Any:
+    if GRADIO_4:  # an editor whose value is {"background", "layers", "composite"}
+        return gr.Sketchpad(type="numpy", image_mode="RGB", **kwargs)
+    return gr.Image(source="canvas", type="numpy", tool="sketch", image_mode="RGB", **kwargs)
+
+
+def drawn(canvas: Any) -> Any:
+    """The picture a canvas holds: gradio 4's editor value is its composite; gradio 3's sketch value passes on."""
+    if isinstance(canvas, dict) and "composite" in canvas:
+        return canvas["composite"]
+    return canvas
+
+
 def _blank(image: Any) -> bool:
     return image is None or (isinstance(image, np.ndarray) and image.size and image.min() == image.max())
 
@@ -634,6 +657,7 @@ def unit_dict(
     batch_folder,
 ) -> dict:
     """The unit's state from its widgets (what ``process`` receives in the UI)."""
+    canvas = drawn(canvas)
     image = upload if not _blank(upload) else (canvas if not _blank(canvas) else None)
     pres, pa, pb, bools = _annotator_layout(module)
     return {
@@ -719,19 +743,13 @@ def unit_ui(script: Script, i: int, is_img2img: bool, tab: str) -> tuple[Any, li
         low_vram = gr.Checkbox(False, label="Low VRAM (offload the adapter after its pass)", elem_id=f"{eid}_low_vram")
     with gr.Tabs():
         with gr.Tab("Image"):
-            upload = gr.Image(
-                source="upload",
-                type="numpy",
+            upload = image_upload(
                 label="Condition image (a reference image for style units)"
                 + (" — empty: the img2img input is used" if is_img2img else ""),
                 elem_id=f"{eid}_image",
             )
         with gr.Tab("Draw"):
-            canvas = gr.Image(
-                source="canvas",
-                type="numpy",
-                tool="sketch",
-                image_mode="RGB",
+            canvas = drawing_canvas(
                 elem_id=f"{eid}_canvas",
                 label="Canvas (edge adapters want white lines on black: pick the 'invert' annotator)",
             )

@@ -152,3 +152,16 @@ def test_a_flux_checkpoint_is_refused_before_sampling(forge):
     finally:
         model.is_sd1 = True
     assert e.value.field == "model" and "no UNet input blocks" in str(e.value)
+
+
+def test_the_canvas_drawing_becomes_the_units_image_under_either_gradio(forge):
+    import gradio as gr
+
+    module = script_module(forge)
+    drawing = shapes(seed=9)
+    value = {"background": None, "layers": [drawing], "composite": drawing} if module.GRADIO_4 else drawing
+    assert module.GRADIO_4 == gr.__version__.startswith("4.")
+    widgets = dict(enabled=True, upload=None, canvas=value, module="none", res=512, a=0, b=0, options=[])
+    rest = dict(model="None", weight=1.0, start=0.0, end=1.0, resize="Crop and Resize", control="Balanced")
+    state = module.unit_dict(**widgets, **rest, pixel_perfect=False, low_vram=False, batch_folder="")
+    assert state["image"] is drawing
