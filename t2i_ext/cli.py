@@ -1,4 +1,7 @@
-"""Command line: ``python -m t2i_ext {inspect,convert,selftest}``."""
+"""Command line: ``python -m t2i_ext {inspect,convert,selftest}``.
+
+Exit codes: 0 done, 1 bad input (a message on one line), 2 usage (argparse's message).
+"""
 
 from __future__ import annotations
 
@@ -76,9 +79,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=8)
     p.add_argument("--repeats", type=int, default=3, help="timed runs of each variant (median reported)")
     p.set_defaults(run=_selftest)
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # a usage error: argparse prints the usage and exits with 2
     try:
         return args.run(args)
-    except (AdapterError, FileExistsError) as e:
+    except AdapterError as e:  # bad input: one line, never a traceback
         print(f"error: {e}", file=sys.stderr)
-        return 2
+        return 1
+    except OSError as e:  # ours ("already exists; …") has no errno; the OS's: --out inside a file, no permission
+        message = str(e) if e.errno is None else f"{e.filename or getattr(args, 'out', '')}: {e.strerror}"
+        print(f"error: {message}", file=sys.stderr)
+        return 1

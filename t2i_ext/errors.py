@@ -9,6 +9,10 @@ class AdapterLoadError(AdapterError, ValueError):
     """A file, folder or state dict is not a loadable T2I-Adapter."""
 
 
+class NotAnAdapterError(AdapterLoadError):
+    """A readable model file that is something else (a ControlNet, a LoRA, …): expected in shared model folders."""
+
+
 class ConditionError(AdapterError, ValueError):
     """A condition image cannot be turned into the tensor an adapter expects."""
 

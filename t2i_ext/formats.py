@@ -3,23 +3,28 @@
 Accepted: a state dict in memory; ``.safetensors``; ``.pth``/``.ckpt``/``.pt``/``.bin`` through
 ``torch.load(weights_only=True)``; wrappers ``{"adapter": …}``, ``{"state_dict": …}``, ``module.``/``adapter.``
 prefixes; diffusers folders (``config.json`` + ``diffusion_pytorch_model[.fp16].safetensors|.bin``).
+
+The container is told by content, never by the file name. :func:`read_tensor_info` reads the same containers
+through the same steps but only their names, shapes and dtypes (:mod:`.sniff`), so the model store and the
+loader cannot disagree about what a file is.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import pickle
-import struct
+import re
 import zipfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union
+from typing import Any, BinaryIO, Union
 
 import torch
 
-from .errors import AdapterLoadError
-from .keys import StateDict, diffusers_to_original, is_diffusers_layout
+from .errors import AdapterLoadError, NotAnAdapterError
+from .keys import diffusers_to_original, is_diffusers_layout
+from .sniff import TensorInfo, container, open_regular, pickle_contents, read_config, safetensors_header
 
 Source = Union[str, "os.PathLike[str]", dict]
 
@@ -31,13 +36,14 @@ DIFFUSERS_WEIGHT_NAMES = (
 )
 _WRAPPER_KEYS = ("adapter", "state_dict", "model", "module")
 _PREFIXES = ("module.", "adapter.")
+_FLATTEN_LIMIT = 64  # nested entries shown for a file that has no tensors at its top level
 
 
 @dataclass
 class RawWeights:
-    """Tensors with original key names, and where they came from."""
+    """Tensors (or, from :func:`read_tensor_info`, their :class:`TensorInfo`) with original key names."""
 
-    state_dict: StateDict
+    state_dict: dict[str, Any]  # name → torch.Tensor, or name → TensorInfo
     format: str  # e.g. "safetensors", "pickle (.pth)", "diffusers folder (safetensors)", "state dict"
     path: Path | None = None
     config: dict[str, Any] = field(default_factory=dict)  # diffusers config.json, if any
@@ -45,105 +51,131 @@ class RawWeights:
 
 def read_weights(source: Source) -> RawWeights:
     """Read ``source`` into tensors with TencentARC's original key names."""
+    return _read(source, load=True)
+
+
+def read_tensor_info(source: Source) -> RawWeights:
+    """Names, shapes and dtypes of ``source``'s tensors, as :func:`read_weights` would return them, loading none."""
+    return _read(source, load=False)
+
+
+def _read(source: Source, load: bool) -> RawWeights:
     if isinstance(source, dict):
         return RawWeights(canonical_state_dict(source), "state dict")
     path = Path(source)
     if path.is_dir():
-        return _read_diffusers_folder(path)
-    if not path.is_file():
+        return _read_diffusers_folder(path, load)
+    if not path.is_file() and not os.path.lexists(path):
         raise AdapterLoadError(
             f"{path}: no such file or folder. Put adapter files in the models folder and pass their path."
         )
-    sd, fmt = read_file(path)
+    sd, fmt = read_file(path, load)
     return RawWeights(canonical_state_dict(sd), fmt, path)
 
 
-def read_file(path: Path) -> tuple[dict, str]:
-    """Tensors of one weights file, sniffed by content (not by extension), and a name for its format."""
-    with open(path, "rb") as f:
-        head = f.read(16)
-    if not head:
-        raise AdapterLoadError(f"{path.name}: the file is empty. Download it again.")
-    if _looks_like_safetensors(head):
-        return _read_safetensors(path), "safetensors"
-    if head.startswith(b"PK\x03\x04") or head[:1] == b"\x80":  # torch zip archive, or legacy pickle
-        return _read_pickle(path), "pickle (.pth)"
-    raise AdapterLoadError(
-        f"{path.name}: not a PyTorch or safetensors weights file (it starts with bytes {head[:8]!r}). "
-        "It may be an HTML error page or an incomplete download: download the adapter file again."
-    )
+def read_file(path: Path, load: bool = True) -> tuple[dict, str]:
+    """Tensors (or their :class:`TensorInfo`) of one weights file, sniffed by content, and its format's name."""
+    with open_regular(path) as f:
+        kind = container(f, path.name)
+        if kind == "safetensors":
+            header = safetensors_header(f, path.name, strict=load)
+            return (_load_safetensors(path) if load else header), "safetensors"
+        obj = pickle_contents(f, path.name, kind)  # refuses code before torch sees the file
+        if load:
+            obj = _load_pickle(f, path.name)
+    if not isinstance(obj, dict):
+        shown = "Tensor" if isinstance(obj, (torch.Tensor, TensorInfo)) else type(obj).__name__.strip("_")
+        raise AdapterLoadError(f"{path.name}: holds a {shown}, not a dictionary of tensors; not an adapter file.")
+    return obj, "pickle (.pth)"
 
 
-def _looks_like_safetensors(head: bytes) -> bool:
-    # 8-byte little-endian header length, then a JSON object.
-    return len(head) >= 9 and head[8:9] == b"{" and 0 < struct.unpack("<Q", head[:8])[0] < 100_000_000
-
-
-def _read_safetensors(path: Path) -> dict:
+def _load_safetensors(path: Path) -> dict:
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     try:
         return load_file(str(path), device="cpu")
-    except (SafetensorError, OSError, ValueError) as e:
+    except (SafetensorError, OSError, ValueError, RuntimeError) as e:
         raise AdapterLoadError(
-            f"{path.name}: the safetensors file is truncated or corrupt ({e}). Download it again."
-        ) from e
+            f"{path.name}: the safetensors file is truncated or corrupt ({type(e).__name__}). Download it again."
+        ) from None
 
 
-def _read_pickle(path: Path) -> dict:
+def _load_pickle(f: BinaryIO, name: str) -> Any:
+    f.seek(0)  # a file object, not the path: torch.load hands any "*.safetensors" path to safetensors
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(f, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
+        # torch's own text suggests weights_only=False, the opposite of what to do; keep only the global's name
+        found = re.search(r"(?:Unsupported global: GLOBAL|global) ([\w.]+)", str(e))
+        what = f" ({found.group(1)})" if found else ""
         raise AdapterLoadError(
-            f"{path.name}: refused to load: the file holds pickled objects other than tensors, and loading them "
-            f"could run code ({str(e).splitlines()[0]}). Adapter files hold only tensors: get a .safetensors copy "
-            "of this adapter."
-        ) from e
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError) as e:
-        raise AdapterLoadError(f"{path.name}: the file is truncated or corrupt ({e}). Download it again.") from e
-    if not isinstance(obj, dict):
-        raise AdapterLoadError(
-            f"{path.name}: holds a {type(obj).__name__}, not a dictionary of tensors; not an adapter file."
-        )
-    return obj
+            f"{name}: refused to load: the file holds pickled objects other than tensors{what}, and loading them "
+            "could run code. Adapter files hold only tensors: get a .safetensors copy of this adapter."
+        ) from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, TypeError, KeyError, AttributeError):
+        raise AdapterLoadError(f"{name}: the file is truncated or corrupt. Download it again.") from None
 
 
-def _read_diffusers_folder(path: Path) -> RawWeights:
+def diffusers_weights(folder: Path) -> Path | None:
+    """The weights file of a diffusers folder, in diffusers' order of preference; None when it has none."""
+    return next((folder / n for n in DIFFUSERS_WEIGHT_NAMES if (folder / n).is_file()), None)
+
+
+def _read_diffusers_folder(path: Path, load: bool) -> RawWeights:
     config_path = path / "config.json"
-    if not config_path.is_file():
-        raise AdapterLoadError(
+    if not os.path.lexists(config_path):
+        raise NotAnAdapterError(
             f"{path}: a folder without config.json. A diffusers adapter folder holds config.json and "
             f"{DIFFUSERS_WEIGHT_NAMES[0]} (or .bin); or pass the path of a single .safetensors/.pth file."
         )
-    try:
-        config = json.loads(config_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise AdapterLoadError(f"{config_path}: not valid JSON ({e}).") from e
+    config = read_config(config_path)
     class_name = config.get("_class_name")
     if class_name != "T2IAdapter":
+        what = class_name if isinstance(class_name, str) else "model of unknown class"
+        raise NotAnAdapterError(f"{path}: config.json describes a diffusers {what}, not a T2IAdapter.")
+    weights = diffusers_weights(path)
+    if weights is None:
         raise AdapterLoadError(
-            f"{path}: config.json describes a diffusers {class_name or 'model of unknown class'}, not a T2IAdapter."
+            f"{path}: config.json found but no weights; expected one of {', '.join(DIFFUSERS_WEIGHT_NAMES)}."
         )
-    for name in DIFFUSERS_WEIGHT_NAMES:
-        if (path / name).is_file():
-            sd, fmt = read_file(path / name)
-            kind = "safetensors" if name.endswith(".safetensors") else ".bin"
-            return RawWeights(canonical_state_dict(sd), f"diffusers folder ({kind})", path / name, config)
-    raise AdapterLoadError(
-        f"{path}: config.json found but no weights; expected one of {', '.join(DIFFUSERS_WEIGHT_NAMES)}."
-    )
+    sd, fmt = read_file(weights, load)
+    kind = "safetensors" if fmt == "safetensors" else ".bin"
+    return RawWeights(canonical_state_dict(sd), f"diffusers folder ({kind})", weights, config)
 
 
-def canonical_state_dict(obj: dict) -> StateDict:
-    """Unwrap containers, drop non-tensor entries, strip prefixes and map diffusers names to original ones."""
+def _is_tensor(value: Any) -> bool:
+    return isinstance(value, (torch.Tensor, TensorInfo))
+
+
+def canonical_state_dict(obj: Mapping) -> dict[str, Any]:
+    """Unwrap containers, drop non-tensor entries, strip prefixes and map diffusers names to original ones.
+
+    Works on tensors and on :class:`TensorInfo` alike. A file with no tensors at its top level (a textual
+    inversion's ``{"string_to_param": {"*": …}}``) keeps its nested tensors under dotted names, so the registry
+    can say what it is.
+    """
     for _ in range(3):  # nested wrappers, e.g. {"state_dict": {"adapter": {...}}}
         inner = next((obj[k] for k in _WRAPPER_KEYS if isinstance(obj.get(k), dict)), None)
-        if inner is None or any(isinstance(v, torch.Tensor) for v in obj.values()):
+        if inner is None or any(_is_tensor(v) for v in obj.values()):
             break
         obj = inner
-    sd = {str(k): v for k, v in obj.items() if isinstance(v, torch.Tensor)}
+    sd = {str(k): v for k, v in obj.items() if _is_tensor(v)}
+    if not sd:
+        sd = _nested_tensors(obj)
     for prefix in _PREFIXES:
         if sd and all(k.startswith(prefix) for k in sd):
             sd = {k[len(prefix) :]: v for k, v in sd.items()}
     return diffusers_to_original(sd) if is_diffusers_layout(sd) else sd
+
+
+def _nested_tensors(obj: Mapping) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in obj.items():
+        if isinstance(value, dict):
+            for inner_key, inner in value.items():
+                if _is_tensor(inner):
+                    out[f"{key}.{inner_key}"] = inner
+                if len(out) >= _FLATTEN_LIMIT:
+                    return out
+    return out

@@ -13,21 +13,22 @@ import torch
 
 StateDict = dict[str, torch.Tensor]
 
-_DIFFUSERS_KEY = re.compile(r"^body\.(\d+)\.(resnets\.(\d+)\.)?(.*)$")
-_ORIGINAL_FULL_KEY = re.compile(r"^body\.(\d+)\.(.*)$")
-_ORIGINAL_LIGHT_KEY = re.compile(r"^body\.(\d+)\.body\.(\d+)\.(.*)$")
+# indices of at most 6 digits: a hostile name's 5,000-digit index must not reach int() (Python refuses it)
+_DIFFUSERS_KEY = re.compile(r"^body\.(\d{1,6})\.(resnets\.(\d{1,6})\.)?(.*)$")
+_ORIGINAL_FULL_KEY = re.compile(r"^body\.(\d{1,6})\.(.*)$")
+_ORIGINAL_LIGHT_KEY = re.compile(r"^body\.(\d{1,6})\.body\.(\d{1,6})\.(.*)$")
 
 
 def is_diffusers_layout(sd: StateDict) -> bool:
     """True for diffusers names (after the ``adapter.`` prefix was removed)."""
-    return any(_DIFFUSERS_KEY.match(k) and ".resnets." in k for k in sd)
+    return any((m := _DIFFUSERS_KEY.match(k)) and m.group(3) is not None for k in sd)
 
 
 def diffusers_to_original(sd: StateDict) -> StateDict:
     light = any(".out_conv." in k for k in sd)
     if light:
         return {k.replace(".resnets.", ".body."): v for k, v in sd.items()}
-    per_level = 1 + max(int(m.group(3)) for k in sd if (m := _DIFFUSERS_KEY.match(k)) and m.group(3))
+    per_level = 1 + max((int(m.group(3)) for k in sd if (m := _DIFFUSERS_KEY.match(k)) and m.group(3)), default=0)
     out = {}
     for key, value in sd.items():
         m = _DIFFUSERS_KEY.match(key)

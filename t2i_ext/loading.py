@@ -1,11 +1,15 @@
-"""``load_adapter``: any published adapter file, folder or state dict → a ready network."""
+"""``load_adapter``: any published adapter file, folder or state dict → a ready network; ``identify_adapter``: what
+it is, without loading a tensor."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
 import torch
 
-from .architectures import build_adapter
-from .formats import Source, read_weights
+from .architectures import build_adapter, identify
+from .formats import Source, read_tensor_info, read_weights
 from .nets import AdapterModel
 
 
@@ -24,3 +28,26 @@ def load_adapter(
     model = build_adapter(raw.state_dict, raw.config)
     model.source_format = raw.format
     return model.to(device=device or "cpu", dtype=dtype or torch.float32).eval().requires_grad_(False)
+
+
+@dataclass(frozen=True)
+class AdapterInfo:
+    """What :func:`identify_adapter` tells about a file or folder: the kind and family, and how it is stored."""
+
+    kind: str  # full, light, style, fuser
+    base: str  # SD1 or SDXL
+    format: str  # as ``AdapterModel.source_format``
+    weights: Path | None  # the file holding the tensors (inside a diffusers folder: its weights file)
+
+
+def identify_adapter(source: Source) -> AdapterInfo:
+    """Kind and family of an adapter from its tensor names and shapes; no tensor is loaded, no pickled code runs.
+
+    Reading is bounded by the file's real content (see :mod:`t2i_ext.sniff`). Raises
+    :class:`~t2i_ext.errors.NotAnAdapterError` for another kind of model (saying which) and
+    :class:`~t2i_ext.errors.AdapterLoadError` for anything broken or hostile — the errors :func:`load_adapter`
+    gives for the same file, except those only the tensors' values or a strict load can show.
+    """
+    raw = read_tensor_info(source)
+    identity = identify(raw.state_dict, raw.config)
+    return AdapterInfo(identity.kind, identity.base, raw.format, raw.path)

@@ -1,13 +1,14 @@
 """Where adapter files are, what they are, and a small cache of loaded adapters.
 
-- Discovery: every ``.safetensors``/``.pth``/``.pt``/``.ckpt``/``.bin`` file (and diffusers folders holding a
-  ``config.json`` of a ``T2IAdapter``) under the given folders, recursively. Folders marked ``mixed`` (the WebUI's
-  ``models/ControlNet``, shared with ControlNets) list only files whose tensor *names* say adapter: read from the
-  safetensors JSON header, or from the pickle opcodes of a ``.pth`` (parsed with ``pickletools``, never
-  executed), without loading any tensor. Results are cached by path + size + mtime.
-- Description without loading: kind (full/light/style/fuser) and base (SD1/SDXL: SDXL adapters take 16×16
-  unshuffled pixels, so ``conv_in`` has 256 or 768 input channels) from the same header; ``?`` when a pickle
-  does not reveal it (the loaded model then tells).
+- Discovery: every ``.safetensors``/``.pth``/``.pt``/``.ckpt``/``.bin`` file (and folders holding a
+  ``config.json``, such as diffusers adapter folders) under the given folders, recursively. Each is asked of the
+  core (:func:`t2i_ext.loading.identify_adapter`): kind and family from tensor names and shapes, read from the
+  safetensors header or the pickle's opcodes (interpreted, never executed) without loading any tensor, by the same
+  detection rules the loader uses. Results are cached by path + size + mtime.
+- Files that are not usable adapters never reach the model list: :meth:`ModelStore.unusable` maps each to the
+  reason (broken, hostile, a link whose target is gone, a FIFO, another kind of model…), and each is logged once.
+  Folders marked ``mixed`` (the WebUI's ``models/ControlNet``, shared with ControlNets) leave other kinds of
+  models out silently: they are expected there. One bad entry never breaks the listing.
 - Names: ``"<file stem> [<short hash>]"``, the short hash being the first 8 hex digits of the file's SHA-256
   (computed lazily, cached by path + size + mtime). Lookups accept the full title, the stem, the file name or
   the hash.
@@ -18,33 +19,27 @@ from __future__ import annotations
 
 import gc
 import hashlib
-import io
-import json
+import logging
 import os
-import pickletools
-import struct
+import stat
 import threading
-import zipfile
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt", ".ckpt", ".bin")
-SD1, SDXL, UNKNOWN = "SD1", "SDXL", "?"
+from t2i_ext.errors import AdapterLoadError, NotAnAdapterError
+from t2i_ext.formats import diffusers_weights
+from t2i_ext.loading import identify_adapter
+from t2i_ext.nets.base import SD1, SDXL
+from t2i_ext.sniff import open_regular, os_reason, read_config, special_file_reason
 
-_KIND_MARKERS = (  # (kind, keys that must all be present), first match wins (same order as the core's registry)
-    ("style", ("style_embedding", "proj")),
-    ("fuser", ("task_embedding", "seq_proj")),
-    ("light", ("body.0.in_conv.weight", "body.0.out_conv.weight")),
-    ("full", ("conv_in.weight", "body.0.block1.weight")),
-)
-_DIFFUSERS_MARKERS = (
-    ("light", "body.0.resnets.0.block1.weight", "body.0.out_conv.weight"),
-    ("full", "conv_in.weight", "body.0.resnets.0.block1.weight"),
-)
-_PREFIXES = ("adapter.", "module.")
+__all__ = ["SD1", "SDXL", "UNKNOWN", "AdapterCache", "ModelInfo", "ModelStore", "file_sha256", "sniff_adapter"]
+
+LOG = logging.getLogger("t2i_adapter.model_store")
+WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt", ".ckpt", ".bin")
+UNKNOWN = "?"
 
 
 @dataclass(frozen=True)
@@ -52,8 +47,8 @@ class ModelInfo:
     """One adapter file as listed in the panel and the API."""
 
     path: Path
-    kind: str  # full, light, style, fuser, or "?" when only the load can tell
-    base: str  # SD1, SDXL or "?"
+    kind: str  # full, light, style, fuser
+    base: str  # SD1 or SDXL
     folder: str  # the folder it was found in
 
     @property
@@ -61,42 +56,78 @@ class ModelInfo:
         return self.path.stem if self.path.is_file() else self.path.name
 
 
+@dataclass(frozen=True)
+class _Verdict:
+    """What one folder entry is: an adapter (kind, base), or the reason it is not usable."""
+
+    kind: str = ""
+    base: str = ""
+    reason: str = ""
+    foreign: bool = False  # another kind of model (expected in a mixed folder)
+
+
 class ModelStore:
-    """Adapter files under ``folders`` (``(path, mixed)`` pairs; ``mixed`` folders are sniffed for adapters)."""
+    """Adapter files under ``folders`` (``(path, mixed)`` pairs; ``mixed`` folders hold other models too)."""
 
     def __init__(self, folders: Iterable[tuple[str | os.PathLike, bool]] = ()) -> None:
         self.folders: list[tuple[Path, bool]] = [(Path(f), bool(m)) for f, m in folders]
-        self._sniffed: dict[tuple, tuple[str, str] | None] = {}
+        self._verdicts: dict[tuple, _Verdict] = {}
         self._hashes: dict[tuple, str] = {}
+        self._logged: set[tuple[Path, str]] = set()
         self._models: dict[str, ModelInfo] | None = None
+        self._unusable: dict[Path, str] = {}
         self._lock = threading.Lock()
 
     # -- discovery -------------------------------------------------------------------------------------------
     def refresh(self) -> dict[str, ModelInfo]:
-        """Rescan the folders; returns ``{title: ModelInfo}`` sorted by title."""
+        """Rescan the folders; returns ``{title: ModelInfo}`` sorted by title. Never raises for a folder entry."""
         found: dict[Path, ModelInfo] = {}
+        unusable: dict[Path, str] = {}
         for folder, mixed in self.folders:
             if not folder.is_dir():
                 continue
             for path in sorted(_candidates(folder)):
-                if path in found:
+                if path in found or path in unusable:
                     continue
-                sniffed = self.sniff(path)
-                if sniffed is None and mixed:
-                    continue  # a ControlNet or anything else in a shared folder
-                kind, base = sniffed or (UNKNOWN, UNKNOWN)
-                found[path] = ModelInfo(path, kind, base, str(folder))
+                verdict = self._verdict(path)
+                if verdict.kind:
+                    found[path] = ModelInfo(path, verdict.kind, verdict.base, str(folder))
+                elif not (verdict.foreign and mixed):  # a ControlNet in the shared folder is no news
+                    unusable[path] = verdict.reason
         models: dict[str, ModelInfo] = {}
-        for info in found.values():
-            models[self.title(info)] = info
+        for path, info in found.items():
+            try:
+                models[self.title(info)] = info
+            except AdapterLoadError as e:  # gone or unreadable since it was identified
+                unusable[path] = _reason(path, e)
+        for path, reason in unusable.items():
+            if (path, reason) not in self._logged:  # once per file and reason, not on every refresh
+                self._logged.add((path, reason))
+                LOG.warning("T2I-Adapter: skipped %s: %s", path, reason)
         with self._lock:
             self._models = dict(sorted(models.items(), key=lambda kv: kv[0].lower()))
+            self._unusable = dict(sorted(unusable.items()))
             return dict(self._models)
 
     def models(self) -> dict[str, ModelInfo]:
+        """The usable adapters, ``{title: ModelInfo}`` (scans on first use)."""
         if self._models is None:
             return self.refresh()
         return dict(self._models)
+
+    def unusable(self) -> dict[Path, str]:
+        """Files in the folders that look like model files but cannot be used, each with the reason (for a list)."""
+        if self._models is None:
+            self.refresh()
+        return dict(self._unusable)
+
+    def why_unusable(self, name: str) -> str | None:
+        """The reason a file named ``name`` (stem or file name) is not listed, if it is one of :meth:`unusable`."""
+        key = name.strip().lower()
+        for path, reason in self.unusable().items():
+            if key in (path.name.lower(), path.stem.lower()):
+                return f"{path.name}: {reason}"
+        return None
 
     def title(self, info: ModelInfo) -> str:
         return f"{info.stem} [{self.short_hash(info.path)}]"
@@ -114,156 +145,130 @@ class ModelStore:
 
     # -- cheap inspection ---------------------------------------------------------------------------------------
     def sniff(self, path: Path) -> tuple[str, str] | None:
-        """``(kind, base)`` if ``path`` looks like an adapter from its tensor names, else None. Cached."""
+        """``(kind, base)`` if ``path`` is a usable adapter by its tensor names and shapes, else None. Cached."""
+        verdict = self._verdict(Path(path))
+        return (verdict.kind, verdict.base) if verdict.kind else None
+
+    def _verdict(self, path: Path) -> _Verdict:
         key = _stat_key(path)
-        if key not in self._sniffed:
-            try:
-                self._sniffed[key] = sniff_adapter(path)
-            except OSError:
-                self._sniffed[key] = None
-        return self._sniffed[key]
+        cached = self._verdicts.get(key) if key else None
+        if cached is None:
+            cached = _inspect(path)
+            if key:
+                self._verdicts[key] = cached
+        return cached
 
     def short_hash(self, path: Path) -> str:
         """First 8 hex digits of the file's SHA-256 (of the weights file for a diffusers folder). Cached."""
         key = _stat_key(path)
+        if key is None:
+            raise AdapterLoadError(f"{path.name}: {_entry_problem(path) or 'cannot be read.'}")
         if key not in self._hashes:
             self._hashes[key] = file_sha256(_weights_file(path))[:8]
         return self._hashes[key]
 
 
-def _stat_key(path: Path) -> tuple:
-    target = _weights_file(path)
-    st = target.stat()
-    return (str(path), st.st_size, st.st_mtime_ns)
+def _inspect(path: Path) -> _Verdict:
+    problem = _entry_problem(path)
+    if problem:
+        return _Verdict(reason=problem)
+    try:
+        info = identify_adapter(path)
+    except NotAnAdapterError as e:
+        return _Verdict(reason=_reason(path, e), foreign=True)
+    except AdapterLoadError as e:
+        return _Verdict(reason=_reason(path, e))
+    except Exception as e:  # a bug must not take the model list down; the line names the file and the error class
+        return _Verdict(
+            reason=f"could not be read ({type(e).__name__}); try loading it with python -m t2i_ext inspect."
+        )
+    return _Verdict(info.kind, info.base)
+
+
+def _entry_problem(path: Path) -> str | None:
+    """Why a folder entry cannot even be looked at (a dangling or looping link, a FIFO, a device), else None."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as e:
+        return os_reason(path, e)
+    if stat.S_ISDIR(mode) or stat.S_ISREG(mode):
+        return None
+    return special_file_reason(mode)
+
+
+def _reason(path: Path, error: Exception) -> str:
+    """An error's message without the leading file name (the unusable list is keyed by the path already)."""
+    message = str(error)
+    for prefix in (f"{path}: ", f"{path.name}: "):
+        if message.startswith(prefix):
+            return message[len(prefix) :]
+    return message
+
+
+def _stat_key(path: Path) -> tuple | None:
+    """(path, size, mtime) of the entry, its weights file and config (for a folder); None when it cannot be stat'ed."""
+    try:
+        st = os.stat(path)
+        if not stat.S_ISDIR(st.st_mode):
+            return (str(path), st.st_size, st.st_mtime_ns)
+        parts: list[Any] = [str(path)]
+        for part in (path / "config.json", diffusers_weights(path)):
+            if part is not None and os.path.lexists(part):
+                st = os.stat(part)
+                parts += [st.st_size, st.st_mtime_ns]
+        return tuple(parts)
+    except OSError:
+        return None
 
 
 def _weights_file(path: Path) -> Path:
-    if path.is_dir():
-        for name in (
-            "diffusion_pytorch_model.safetensors",
-            "diffusion_pytorch_model.fp16.safetensors",
-            "diffusion_pytorch_model.bin",
-            "diffusion_pytorch_model.fp16.bin",
-        ):
-            if (path / name).is_file():
-                return path / name
-    return path
+    return (diffusers_weights(path) or path) if path.is_dir() else path
 
 
 def _candidates(folder: Path) -> Iterable[Path]:
+    """Entries that may be adapters: weight-named files (links, FIFOs… included, to be reported), folders with a
+    ``config.json`` (diffusers), folders named like weight files (reported). Folder links are not followed."""
     for root, dirs, files in os.walk(folder):
         root_path = Path(root)
-        if "config.json" in files and _is_diffusers_adapter(root_path):
+        if "config.json" in files and _is_diffusers_folder(root_path, files):
             dirs[:] = []
             yield root_path
             continue
+        for name in list(dirs):
+            if name.lower().endswith(WEIGHT_SUFFIXES):
+                dirs.remove(name)
+                yield root_path / name
         dirs[:] = [d for d in dirs if not d.startswith(".")]
         for name in files:
             if name.lower().endswith(WEIGHT_SUFFIXES) and not name.startswith("diffusion_pytorch_model"):
                 yield root_path / name
 
 
-def _is_diffusers_adapter(folder: Path) -> bool:
+def _is_diffusers_folder(folder: Path, files: list[str]) -> bool:
+    """A folder with diffusers weights (any class: the core says what it is), or a T2IAdapter config.json."""
+    if any(name.startswith("diffusion_pytorch_model") for name in files):
+        return True
     try:
-        return json.loads((folder / "config.json").read_text()).get("_class_name") == "T2IAdapter"
-    except (OSError, ValueError, AttributeError):
+        return read_config(folder / "config.json").get("_class_name") == "T2IAdapter"
+    except AdapterLoadError:
         return False
 
 
 def file_sha256(path: Path, chunk: int = 1 << 20) -> str:
     h = hashlib.sha256()
-    with open(path, "rb") as f:
+    with open_regular(Path(path)) as f:
         while block := f.read(chunk):
             h.update(block)
     return h.hexdigest()
 
 
-# -- reading tensor names without loading tensors ----------------------------------------------------------------
 def sniff_adapter(path: Path) -> tuple[str, str] | None:
-    """``(kind, base)`` from tensor names (and shapes where the format shows them); None when not an adapter."""
-    if path.is_dir():
-        return ("full", UNKNOWN) if _is_diffusers_adapter(path) else None
-    shapes = tensor_shapes(path)
-    if shapes is None:
-        return None
-    names = _strip_prefix(shapes)
-    kind = classify(names)
-    if kind is None:
-        return None
-    base = SD1 if kind in ("style", "fuser") else UNKNOWN
-    cin_shape = names.get("conv_in.weight") or names.get("body.0.in_conv.weight")
-    if kind == "full" and cin_shape:
-        base = SDXL if cin_shape[1] in (256, 768) else SD1
-    elif kind == "light":
-        base = SD1  # the published light (colour) adapter exists for SD1 only
-    return kind, base
-
-
-def classify(names: dict[str, Any]) -> str | None:
-    for kind, keys in _KIND_MARKERS:
-        if all(k in names for k in keys):
-            return kind
-    for kind, *keys in _DIFFUSERS_MARKERS:
-        if all(k in names for k in keys):
-            return kind
-    return None
-
-
-def _strip_prefix(shapes: dict[str, Any]) -> dict[str, Any]:
-    for prefix in _PREFIXES:
-        if shapes and all(k.startswith(prefix) for k in shapes):
-            shapes = {k[len(prefix) :]: v for k, v in shapes.items()}
-    return shapes
-
-
-def tensor_shapes(path: Path) -> dict[str, tuple[int, ...] | None] | None:
-    """Tensor name → shape (None when the format hides it) read from a file's header; None if unreadable."""
-    with open(path, "rb") as f:
-        head = f.read(8)
-        if len(head) == 8:
-            (size,) = struct.unpack("<Q", head)
-            if 1 < size < 100_000_000:
-                first = f.read(1)
-                if first == b"{":
-                    try:
-                        header = json.loads(first + f.read(size - 1))
-                    except ValueError:
-                        return None
-                    return {k: tuple(v.get("shape", ())) for k, v in header.items() if k != "__metadata__"}
-    if zipfile.is_zipfile(path):
-        return _pickle_names(path)
-    return None
-
-
-def _pickle_names(path: Path) -> dict[str, tuple[int, ...] | None] | None:
-    """Tensor names in a torch zip checkpoint's ``data.pkl``, from its opcodes only (nothing is executed).
-
-    Strings that look like state-dict keys are collected; for ``conv_in.weight`` the input-channel count is read
-    from the numel that follows it (``320·cin·9``), which is all the base detection needs.
-    """
+    """``(kind, base)`` of an adapter file or folder from its tensor names and shapes; None when it is not one."""
     try:
-        with zipfile.ZipFile(path) as z:
-            pkl = next((n for n in z.namelist() if n.endswith("data.pkl")), None)
-            if pkl is None:
-                return None
-            data = z.read(pkl)
-    except (zipfile.BadZipFile, OSError):
+        info = identify_adapter(path)
+    except AdapterLoadError:
         return None
-    names: dict[str, tuple[int, ...] | None] = {}
-    pending: str | None = None
-    try:
-        for op, arg, _ in pickletools.genops(io.BytesIO(data)):
-            if op.name in ("BINUNICODE", "SHORT_BINUNICODE", "UNICODE", "BINUNICODE8") and isinstance(arg, str):
-                if "." in arg or arg in ("style_embedding", "proj", "task_embedding", "seq_proj"):
-                    names.setdefault(arg, None)
-                    pending = arg if arg in ("conv_in.weight", "adapter.conv_in.weight") else pending
-            elif pending and op.name in ("BININT", "BININT1", "BININT2", "LONG1") and isinstance(arg, int):
-                if arg % 2880 == 0 and arg // 2880 in (64, 192, 256, 768):  # numel of [320, cin, 3, 3]
-                    names[pending] = (320, arg // 2880, 3, 3)
-                    pending = None
-    except Exception:  # a damaged pickle: whatever was read so far still tells
-        pass
-    return names
+    return info.kind, info.base
 
 
 # -- loaded adapters ---------------------------------------------------------------------------------------------------
@@ -283,12 +288,16 @@ class AdapterCache:
         self.loads = 0
 
     def get(self, path: Path, tag: Any = None) -> Any:
-        key = (*_stat_key(Path(path)), tag)
+        path = Path(path)
+        stat_key = _stat_key(path)
+        if stat_key is None:  # deleted or broken since it was listed
+            raise AdapterLoadError(f"{path.name}: {_entry_problem(path) or 'cannot be read.'} Refresh the model list.")
+        key = (*stat_key, tag)
         if key in self._items:
             self._items.move_to_end(key)
             self._evict(max(1, int(self._size())))  # the setting may have shrunk
             return self._items[key]
-        model = self._loader(Path(path))
+        model = self._loader(path)
         self.loads += 1
         self._items[key] = model
         self._evict(max(1, int(self._size())))

@@ -74,7 +74,7 @@ def test_inspect_says_kind_base_channels_parameters_and_format(tmp_path):
 def test_inspect_of_a_non_adapter_fails_with_the_reason(tmp_path):
     (tmp_path / "x.pth").write_bytes(b"not weights at all")
     out = _run("inspect", tmp_path / "x.pth")
-    assert out.returncode == 2 and "not a PyTorch or safetensors weights file" in out.stderr
+    assert out.returncode == 1 and "not a PyTorch or safetensors weights file" in out.stderr
 
 
 @pytest.mark.parametrize("name", ["full_3ch", "light", "xl_3ch"])
@@ -103,14 +103,14 @@ def test_convert_to_safetensors_round_trips_and_never_overwrites(tmp_path, capsy
     out = tmp_path / "canny-fp16.safetensors"
     loaded = t2i_ext.load_adapter(out, dtype=torch.float16)
     assert all(torch.equal(loaded.state_dict()[k], v.half()) for k, v in adapter.state_dict().items())
-    assert main(["convert", str(tmp_path / "canny.pth"), "--to", "safetensors", "--half"]) == 2
+    assert main(["convert", str(tmp_path / "canny.pth"), "--to", "safetensors", "--half"]) == 1
     assert "already exists" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["canny-fp16.safetensors", "canny.pth"]  # no temp leftovers
 
 
 def test_style_adapters_cannot_become_diffusers_folders(tmp_path, capsys):
     torch.save(StyleAdapter(64, 32, 4, 1).state_dict(), tmp_path / "style.pth")
-    assert main(["convert", str(tmp_path / "style.pth"), "--to", "diffusers"]) == 2
+    assert main(["convert", str(tmp_path / "style.pth"), "--to", "diffusers"]) == 1
     assert "diffusers has no class for a SD1 style adapter" in capsys.readouterr().err
 
 
