@@ -80,6 +80,7 @@ import annotators.weights
 import t2i_ext
 import t2i_host.unit_args
 from t2i_host import families, forge_unet
+from t2i_host.batch_images import check_count, images_for_batch
 from t2i_host.batch_match import InputFolderIndex, find_by_stem, job_index, stem_from_pattern, walk_images
 from t2i_host.cfg_rows import CfgRowTracker
 from t2i_host.families import SD1, UNKNOWN, checkpoint_family
@@ -426,18 +427,7 @@ def images_for(p: Any, plan: UnitPlan, width: int, height: int) -> list[np.ndarr
             "image",
             plan.index,
         )
-    n = len(images)
-    if n == batch * int(getattr(p, "n_iter", 1)) and n > batch:
-        start = int(getattr(p, "iteration", 0)) * batch
-        images = images[start : start + batch]
-    elif n not in (1, batch):
-        raise UnitArgsError(
-            f"{n} condition images for a batch of {batch}: send 1 (shared) or {batch} (one per image)",
-            "image",
-            plan.index,
-        )
-    if len(images) > 1 and all(_same_image(im, images[0]) for im in images[1:]):
-        images = images[:1]  # one pass, shared by every image of the batch (and bit-identical across it)
+    images = images_for_batch(images, batch, int(getattr(p, "n_iter", 1)), int(getattr(p, "iteration", 0)), plan.index)
     crop = getattr(p, "paste_to", None) and (from_init or args.inpaint_crop_input_image)
     if is_img2img and plan.kind != "style" and (from_init or crop):
         # "only masked": the condition is cropped with the WebUI's own region (p.paste_to, from
@@ -447,16 +437,13 @@ def images_for(p: Any, plan: UnitPlan, width: int, height: int) -> list[np.ndarr
     return images
 
 
-def _same_image(a: Any, b: Any) -> bool:
-    return a is b or (isinstance(a, np.ndarray) and isinstance(b, np.ndarray) and np.array_equal(a, b))
-
-
 def install(run: Run, x: torch.Tensor, c: Any) -> None:
     global ACTIVE
     p, job = run.p, run.job
     height, width = int(x.shape[-2]) * 8, int(x.shape[-1]) * 8
     hires = bool(getattr(p, "is_hr_pass", False)) if getattr(p, "enable_hr", False) else None
-    units = job.units(width, height, lambda plan: images_for(p, plan, width, height), hires=hires)
+    images = {plan.index: images_for(p, plan, width, height) for plan in job.plans_for(hires)}
+    units = job.units(width, height, images, hires=hires)
     run.unet = diffusion_model(p.sd_model)
     if FORGE:  # the job's own patcher clone: Forge's UNet reads its block and conditioning modifiers
         patcher = p.sd_model.forge_objects.unet.clone()
@@ -973,12 +960,8 @@ def validate_api_units(units: list, request: dict | None = None) -> None:
             raise UnitArgsError("no condition image: send the image base64-encoded", "image", i)
         batch = request.get("batch_size", 1) if isinstance(request.get("batch_size", 1), int) else 1
         n_iter = request.get("n_iter", 1) if isinstance(request.get("n_iter", 1), int) else 1
-        if len(args.image) not in (0, 1, batch, batch * n_iter):
-            raise UnitArgsError(
-                f"{len(args.image)} images for batch_size {batch}: send 1 (shared) or {batch} (one per image)",
-                "image",
-                i,
-            )
+        if args.image:
+            check_count(len(args.image), batch, n_iter, i)
         if args.module != "none":
             annotator = annotators.get(args.module)
             kwargs = t2i_host.unit_args.annotator_values(args, annotator_param_types(args.module), None, i)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
@@ -181,25 +181,31 @@ class Job:
 
         return self.cache.get_or_compute(self._key(plan, images, width, height), compute)
 
-    def units(
-        self,
-        width: int,
-        height: int,
-        images_for: Callable[[UnitPlan], Sequence[np.ndarray]],
-        hires: bool | None = None,
-    ) -> list[AdapterUnit]:
-        """AdapterUnits for a pass at ``width×height``; ``images_for(plan)`` gives each unit's source images.
+    def plans_for(self, hires: bool | None = None) -> list[UnitPlan]:
+        """The plans that guide a pass and need source images (not the fuser, which fuses the others).
 
         ``hires`` says which pass of a hires-fix job this is (None: not a hires-fix job); units whose ``hr_option``
         excludes that pass are left out.
         """
         skip = {True: "Low res only", False: "High res only"}.get(hires) if hires is not None else None
+        return [p for p in self.plans if p.kind != "fuser" and p.args.hr_option != skip]
+
+    def units(
+        self,
+        width: int,
+        height: int,
+        images: Mapping[int, Sequence[np.ndarray]] | None = None,
+        hires: bool | None = None,
+    ) -> list[AdapterUnit]:
+        """AdapterUnits for a pass at ``width×height``.
+
+        ``images`` maps the index of each plan of :meth:`plans_for` to its source images for this pass, as the host
+        resolved them (img2img input, batch slice, crop); without it each plan's own ``images`` are used.
+        """
         fuser = next((p for p in self.plans if p.kind == "fuser"), None)
         units, fused = [], []
-        for plan in self.plans:
-            if plan.kind == "fuser" or plan.args.hr_option == skip:
-                continue
-            feats = self.features(plan, images_for(plan), width, height)
+        for plan in self.plans_for(hires):
+            feats = self.features(plan, plan.images if images is None else images[plan.index], width, height)
             a = plan.args
             if fuser is not None:
                 name = condition_name(plan.model_name)

@@ -38,10 +38,8 @@ IMAGE = (np.random.default_rng(0).random((40, 56, 3)) * 255).astype(np.uint8)
 def test_a_repeat_job_runs_no_adapter_pass():
     adapter, cache = tiny_adapter(), FeatureCache()
     calls = counting(adapter)
-    first = Job([plan(adapter, IMAGE)], annotate=None, cache=cache).units(64, 64, lambda p: p.images)
-    second = Job([plan(adapter, IMAGE.copy(), weight=0.3)], annotate=None, cache=cache).units(
-        64, 64, lambda p: p.images
-    )
+    first = Job([plan(adapter, IMAGE)], annotate=None, cache=cache).units(64, 64)
+    second = Job([plan(adapter, IMAGE.copy(), weight=0.3)], annotate=None, cache=cache).units(64, 64)
     assert len(calls) == 1 and cache.passes == 1 and cache.hits == 1
     assert second[0].maps[0] is first[0].maps[0] and second[0].weight == 0.3  # weight does not invalidate
 
@@ -49,10 +47,10 @@ def test_a_repeat_job_runs_no_adapter_pass():
 def test_a_new_size_or_image_recomputes():
     adapter, cache = tiny_adapter(), FeatureCache()
     job = Job([plan(adapter, IMAGE)], annotate=None, cache=cache)
-    small = job.units(64, 64, lambda p: p.images)
-    large = job.units(128, 96, lambda p: p.images)  # the hires pass
+    small = job.units(64, 64)
+    large = job.units(128, 96)  # the hires pass
     assert cache.passes == 2 and small[0].maps[0].shape[-2:] == (8, 8) and large[0].maps[0].shape[-2:] == (12, 16)
-    Job([plan(adapter, 255 - IMAGE)], annotate=None, cache=cache).units(64, 64, lambda p: p.images)
+    Job([plan(adapter, 255 - IMAGE)], annotate=None, cache=cache).units(64, 64)
     assert cache.passes == 3
 
 
@@ -67,27 +65,27 @@ def test_annotator_parameters_are_part_of_the_key():
     for low in (10, 20, 10):
         p = plan(adapter, IMAGE, module="canny", threshold_a=low)
         p.annotator_params = [("low_threshold", int), ("high_threshold", int)]
-        Job([p], annotate=annotate, cache=cache).units(64, 64, lambda q: q.images)
+        Job([p], annotate=annotate, cache=cache).units(64, 64)
     assert cache.passes == 2 and seen == [("canny", {"low_threshold": 10}), ("canny", {"low_threshold": 20})]
 
 
 def test_one_condition_image_per_batch_image():
     adapter = tiny_adapter()
     images = [IMAGE, 255 - IMAGE]
-    units = Job([plan(adapter, images)], annotate=None, cache=FeatureCache()).units(64, 64, lambda p: p.images)
+    units = Job([plan(adapter, images)], annotate=None, cache=FeatureCache()).units(64, 64)
     assert units[0].batch == 2
 
 
 def test_offload_sends_the_adapter_back_to_the_cpu():
     adapter = tiny_adapter()
-    Job([plan(adapter, IMAGE, low_vram=True)], annotate=None, cache=FeatureCache()).units(64, 64, lambda p: p.images)
+    Job([plan(adapter, IMAGE, low_vram=True)], annotate=None, cache=FeatureCache()).units(64, 64)
     assert next(adapter.parameters()).device.type == "cpu"
 
 
 def test_missing_image_names_the_field():
     adapter = tiny_adapter()
     with pytest.raises(UnitArgsError, match="field 'image'"):
-        Job([plan(adapter, None)], annotate=None, cache=FeatureCache()).units(64, 64, lambda p: p.images)
+        Job([plan(adapter, None)], annotate=None, cache=FeatureCache()).units(64, 64)
 
 
 def test_install_and_remove_leave_the_unet_clean():
@@ -101,7 +99,7 @@ def test_install_and_remove_leave_the_unet_clean():
     with torch.no_grad():
         clean = unet(x, t, ctx)
         job = Job([plan(adapter, IMAGE)], annotate=None, cache=FeatureCache())
-        units = job.units(64, 64, lambda p: p.images)
+        units = job.units(64, 64)
         job.install(unet, units, layout=BatchLayout.all_cond(1))
         job.install(unet, units, layout=BatchLayout.all_cond(1))  # re-install (hires pass) replaces, never stacks
         assert sum(len(b._forward_hooks) for b in unet.input_blocks) == 4
@@ -132,12 +130,12 @@ def test_style_units_encode_the_reference_and_ignore_the_size():
 
     cache = FeatureCache()
     p = plan(style, IMAGE, module="clip_vision")
-    (unit,) = Job([p], annotate=annotate, cache=cache).units(64, 64, lambda q: q.images)
+    (unit,) = Job([p], annotate=annotate, cache=cache).units(64, 64)
     assert unit.tokens.shape == (1, 4, 32) and seen == ["clip_vision"]
-    Job([p], annotate=annotate, cache=cache).units(128, 96, lambda q: q.images)  # hires: same tokens
+    Job([p], annotate=annotate, cache=cache).units(128, 96)  # hires: same tokens
     assert cache.passes == 1
     with pytest.raises(UnitArgsError, match="clip_vision"):
-        Job([plan(style, IMAGE)], annotate=annotate, cache=FeatureCache()).units(64, 64, lambda q: q.images)
+        Job([plan(style, IMAGE)], annotate=annotate, cache=FeatureCache()).units(64, 64)
 
 
 def test_a_fuser_unit_fuses_the_other_units_into_one():
@@ -150,12 +148,12 @@ def test_a_fuser_unit_fuses_the_other_units_into_one():
     depth.index = 1
     fuse_args = UnitArgs.parse({"model": "coadapter-fuser", "weight": 0.8, "guidance_end": 0.5})
     fuser_plan = UnitPlan(index=2, args=fuse_args, adapter=fuser, model_hash="f", model_name="coadapter-fuser-sd15v1")
-    units = Job([sketch, depth, fuser_plan], annotate=None, cache=FeatureCache()).units(64, 64, lambda q: q.images)
+    units = Job([sketch, depth, fuser_plan], annotate=None, cache=FeatureCache()).units(64, 64)
     assert len(units) == 1 and len(units[0].maps) == 4 and units[0].weight == 0.8 and units[0].end == 0.5
     unnamed = plan(tiny_adapter(), IMAGE)
     unnamed.model_name = "my_adapter"
     with pytest.raises(UnitArgsError, match="CoAdapter condition"):
-        Job([unnamed, fuser_plan], annotate=None, cache=FeatureCache()).units(64, 64, lambda q: q.images)
+        Job([unnamed, fuser_plan], annotate=None, cache=FeatureCache()).units(64, 64)
 
 
 def test_hr_option_picks_the_passes_a_unit_guides():
@@ -163,9 +161,9 @@ def test_hr_option_picks_the_passes_a_unit_guides():
     low, high = plan(adapter, IMAGE, hr_option="Low res only"), plan(adapter, IMAGE, hr_option="High res only")
     both = plan(adapter, IMAGE)
     job = Job([low, high, both], annotate=None, cache=FeatureCache())
-    assert len(job.units(64, 64, lambda p: p.images, hires=False)) == 2
-    assert len(job.units(128, 128, lambda p: p.images, hires=True)) == 2
-    assert len(job.units(64, 64, lambda p: p.images)) == 3
+    assert len(job.units(64, 64, hires=False)) == 2
+    assert len(job.units(128, 128, hires=True)) == 2
+    assert len(job.units(64, 64)) == 3
 
 
 def test_a_missing_annotator_weight_file_is_a_422_naming_the_module():
@@ -176,7 +174,7 @@ def test_a_missing_annotator_weight_file_is_a_422_naming_the_module():
 
     job = Job([plan(tiny_adapter(), IMAGE, module="canny")], annotate=annotate, cache=FeatureCache())
     with pytest.raises(UnitArgsError, match="put it into models/annotators") as info:
-        job.units(64, 64, lambda p: p.images)
+        job.units(64, 64)
     assert info.value.field == "module" and info.value.status_code == 422
 
 
@@ -185,7 +183,7 @@ def test_an_adapter_with_nan_outputs_is_a_422_naming_the_model():
     with torch.no_grad():
         next(adapter.parameters()).fill_(float("inf"))
     with pytest.raises(UnitArgsError, match="NaN or infinite") as info:
-        Job([plan(adapter, IMAGE)], annotate=None, cache=FeatureCache()).units(64, 64, lambda p: p.images)
+        Job([plan(adapter, IMAGE)], annotate=None, cache=FeatureCache()).units(64, 64)
     assert info.value.field == "model"
 
 
@@ -201,5 +199,5 @@ def test_an_annotator_sees_transparency_as_white():
         return seen[-1]
 
     job = Job([plan(tiny_adapter(), rgba, module="invert")], annotate=annotate, cache=FeatureCache())
-    job.units(64, 64, lambda p: p.images)
+    job.units(64, 64)
     assert seen[0][0, 0].tolist() == [255, 255, 255] and seen[0][25, 30].tolist() == [0, 0, 0]
