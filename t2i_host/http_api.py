@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from t2i_ext import __version__
+
 from .annotate import run_annotator
 from .api_guard import error_body
 from .images import decode_image

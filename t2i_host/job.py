@@ -25,11 +25,12 @@ from t2i_ext.errors import AdapterOutputError, ConditionError
 from t2i_ext.features import compute_features, fuse
 from t2i_ext.injection import inject, prepare_injection
 from t2i_ext.nets.fuser import TASK_INDEX
+from t2i_ext.units import AdapterUnit
+
 from .annotate import Annotate, run_annotator
 from .images import image_digest
 from .resize import pixel_perfect_resolution, resize_to
 from .unit_args import UnitArgs, UnitArgsError, annotator_values
-from t2i_ext.units import AdapterUnit
 
 Features = Any  # list of 4 tensors, or a tokens tensor
 

@@ -29,9 +29,10 @@ from typing import Any
 
 import numpy as np
 
+from t2i_ext.units import ControlMode
+
 from .images import decode_image
 from .resize import ResizeMode
-from t2i_ext.units import ControlMode
 
 
 class UnitArgsError(ValueError):

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from t2i_host.job import FeatureCache, Job, UnitPlan, condition_name
 from t2i_ext.nets import FullAdapter
+from t2i_host.job import FeatureCache, Job, UnitPlan, condition_name
 from t2i_host.unit_args import UnitArgs, UnitArgsError
 
 

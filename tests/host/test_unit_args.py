@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from t2i_ext.units import ControlMode
 from t2i_host.resize import ResizeMode
 from t2i_host.unit_args import UnitArgs, UnitArgsError, annotator_values, units_with_infotext
-from t2i_ext.units import ControlMode
 from tests.controlnet_client import controlnet_unit
 
 
