@@ -86,6 +86,7 @@ from t2i_host.cfg_rows import CfgRowTracker
 from t2i_host.families import SD1, UNKNOWN, checkpoint_family
 from t2i_host.job import FeatureCache, Job, UnitPlan
 from t2i_host.model_store import AdapterCache, ModelInfo, ModelStore
+from t2i_host.parsed_units import ParsedUnits
 from t2i_host.resize import ResizeMode, resize_to
 from t2i_host.unit_args import CONTROL_MODE_NAMES, UnitArgs, UnitArgsError, threshold_names
 
@@ -154,6 +155,7 @@ ADAPTERS = AdapterCache(
     on_evict=_torch_gc,
 )
 FEATURES = FeatureCache(max_entries=8)  # a few MB each, kept on the UNet's device
+PARSED = ParsedUnits(max_entries=8)  # an API unit checked by the guard is not decoded again by process
 
 try:  # annotator weights live beside the WebUI's other models
     annotators.weights.set_models_dir(Path(paths.models_path) / "annotators")
@@ -356,7 +358,7 @@ def batch_folder_image(folder: str, p: Any, unit: int) -> np.ndarray:
 # -- the job -----------------------------------------------------------------------------------------------------------
 def parse_units(units: tuple, p: Any = None) -> list[UnitArgs]:
     modules_known = known_modules()
-    parsed = [UnitArgs.parse(u, i, modules_known) for i, u in enumerate(units)]
+    parsed = [PARSED.parse(u, i, modules_known) for i, u in enumerate(units)]
     overrides = getattr(p, OVERRIDES_ATTR, None) if p is not None else None
     for target, fields in (overrides or {}).items():
         index = next((i for i, u in enumerate(parsed) if u.enabled), None) if target is None else target
@@ -946,7 +948,7 @@ def validate_api_units(units: list, request: dict | None = None) -> None:
         )
     modules_known = known_modules()
     for i, raw in enumerate(units):
-        args = UnitArgs.parse(raw, i, modules_known)
+        args = PARSED.parse(raw, i, modules_known)
         if not args.enabled:
             continue
         info = resolve_model(args.model, i)
