@@ -67,7 +67,6 @@ from __future__ import annotations
 import importlib.util
 import logging
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import gradio as gr
@@ -80,10 +79,11 @@ import annotators.weights
 import t2i_ext
 import t2i_host.unit_args
 from t2i_host import families, forge_unet
-from t2i_host.batch_images import check_count, images_for_batch
+from t2i_host.api_units import ApiRules, validate_units
+from t2i_host.batch_images import images_for_batch
 from t2i_host.batch_match import InputFolderIndex, find_by_stem, job_index, stem_from_pattern, walk_images
 from t2i_host.cfg_rows import CfgRowTracker
-from t2i_host.families import SD1, UNKNOWN, checkpoint_family
+from t2i_host.families import SD1, checkpoint_family
 from t2i_host.job import FeatureCache, Job, UnitPlan
 from t2i_host.model_store import AdapterCache, ModelInfo, ModelStore
 from t2i_host.parsed_units import ParsedUnits
@@ -939,40 +939,20 @@ def validate_api_units(units: list, request: dict | None = None) -> None:
     """What the API argument guard checks before the WebUI runs a request (422 on failure)."""
     overrides = (request or {}).get("override_settings") or {}
     switches_checkpoint = isinstance(overrides, dict) and "sd_model_checkpoint" in overrides
-    count = unit_count()
-    if len(units) > count:
-        raise UnitArgsError(
-            f"{len(units)} units sent but {count} are configured (Settings → T2I-Adapter → number of "
-            "units); send at most that many",
-            "args",
-        )
-    modules_known = known_modules()
-    for i, raw in enumerate(units):
-        args = PARSED.parse(raw, i, modules_known)
-        if not args.enabled:
-            continue
-        info = resolve_model(args.model, i)
-        sd_model = getattr(shared, "sd_model", None)
-        if info.base != UNKNOWN and sd_model is not None and not switches_checkpoint and not swap_pending(sd_model):
-            check_family(
-                SimpleNamespace(base=info.base, kind=info.kind), checkpoint_family(sd_model), STORE.title(info), i
-            )
-        request = request or {}
-        if not args.image and info.kind != "fuser" and not args.batch_folder and "init_images" not in request:
-            raise UnitArgsError("no condition image: send the image base64-encoded", "image", i)
-        batch = request.get("batch_size", 1) if isinstance(request.get("batch_size", 1), int) else 1
-        n_iter = request.get("n_iter", 1) if isinstance(request.get("n_iter", 1), int) else 1
-        if args.image:
-            check_count(len(args.image), batch, n_iter, i)
-        if args.module != "none":
-            annotator = annotators.get(args.module)
-            kwargs = t2i_host.unit_args.annotator_values(args, annotator_param_types(args.module), None, i)
-            try:
-                annotator.validate(kwargs)
-            except ValueError as e:
-                raise UnitArgsError(
-                    f"{e}; set it through threshold_a/threshold_b/processor_res/annotator_params", "threshold_a", i
-                ) from None
+    sd_model = getattr(shared, "sd_model", None)
+    family_known = sd_model is not None and not switches_checkpoint and not swap_pending(sd_model)
+    rules = ApiRules(
+        unit_count=unit_count(),
+        parse=PARSED.parse,
+        known_modules=known_modules(),
+        find_model=resolve_model,
+        title=STORE.title,
+        family=checkpoint_family(sd_model) if family_known else None,
+        allow_sd1_on_sd2=bool(opt("t2i_adapter_allow_sd1_on_sd2", True)),
+        annotator_params=annotator_param_types,
+        validate_annotator=lambda module, params: annotators.get(module).validate(params),
+    )
+    validate_units(units, request, rules)
 
 
 def complete_api_units(request: dict) -> dict | None:

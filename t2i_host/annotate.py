@@ -25,8 +25,18 @@ Annotate = Callable[..., Any]
 
 def run_annotator(annotate: Annotate, module: str, image: Any, params: dict[str, Any], unit: int | None) -> Any:
     """``annotate(module, image, **params)``, its user-facing errors raised as :class:`UnitArgsError`."""
+    return _user_errors(lambda: annotate(module, image, **params), module, unit)
+
+
+def check_annotator(validate: Callable[[dict[str, Any]], None], module: str, params: dict[str, Any], unit: int | None):
+    """``validate(params)`` (an annotator's own parameter check) with the same errors as :func:`run_annotator`, so
+    the API guard refuses a unit exactly as its job would."""
+    _user_errors(lambda: validate(params), module, unit)
+
+
+def _user_errors(call: Callable[[], Any], module: str, unit: int | None) -> Any:
     try:
-        return annotate(module, image, **params)
+        return call()
     except UnitArgsError:
         raise
     except FileNotFoundError as e:
