@@ -499,7 +499,12 @@ class Script(scripts.Script):
         return scripts.AlwaysVisible
 
     def ui(self, is_img2img: bool) -> list:
-        return build_ui(self, is_img2img)
+        try:
+            return build_ui(self, is_img2img)
+        except Exception as e:  # the API builds every script's UI at start: a failure here would take it down
+            LOG.exception("T2I-Adapter: the panel could not be built")
+            gr.Markdown(f"T2I-Adapter: the panel could not be built ({e}); the API still accepts units.")
+            return [gr.State(value=UnitArgs(enabled=False).to_dict()) for _ in range(unit_count())]
 
     # -- lifecycle -----------------------------------------------------------------------------------------------------
     def before_process(self, p: Any, *units: Any) -> None:

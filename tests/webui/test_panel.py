@@ -119,3 +119,21 @@ def test_pasting_an_infotext_shows_the_values_the_job_used(webui):
     assert pasted["res"] == canny["resolution"]  # the infotext's -1 → the annotator's default
     assert (pasted["threshold_a"], pasted["threshold_b"]) == (canny["low_threshold"], canny["high_threshold"])
     assert (pasted["module"], pasted["owner"], pasted["enabled"]) == ("canny", "canny", True)
+
+
+def test_a_panel_that_cannot_be_built_still_gives_the_api_one_state_per_unit(webui, monkeypatch):
+    """The WebUI's API builds every script's UI at start (init_default_script_args): our ui() must never raise."""
+    import gradio as gr
+
+    from .test_txt2img import _script_module
+
+    module = _script_module(webui)
+
+    def broken(*args, **kwargs):
+        raise ValueError("sources must a list")  # what gradio 4 said of gradio 3 arguments
+
+    monkeypatch.setattr(module, "unit_ui", broken)
+    with gr.Blocks():
+        states = webui.script().ui(False)
+    assert len(states) == module.unit_count()
+    assert all(type(s).__name__ == "State" and s.value["enabled"] is False for s in states)
