@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import pickle
 import re
-import zipfile
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,7 +104,9 @@ def _load_safetensors(path: Path) -> dict:
 def _load_pickle(f: BinaryIO, name: str) -> Any:
     f.seek(0)  # a file object, not the path: torch.load hands any "*.safetensors" path to safetensors
     try:
-        return torch.load(f, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's note on an unusual pickle protocol is no news to a user
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.load(f, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         # torch's own text suggests weights_only=False, the opposite of what to do; keep only the global's name
         found = re.search(r"(?:Unsupported global: GLOBAL|global) ([\w.]+)", str(e))
@@ -113,7 +115,7 @@ def _load_pickle(f: BinaryIO, name: str) -> Any:
             f"{name}: refused to load: the file holds pickled objects other than tensors{what}, and loading them "
             "could run code. Adapter files hold only tensors: get a .safetensors copy of this adapter."
         ) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, OSError, ValueError, TypeError, KeyError, AttributeError):
+    except Exception:  # torch's reader on a damaged file: RuntimeError, EOFError, BadZipFile, IndexError, …
         raise AdapterLoadError(f"{name}: the file is truncated or corrupt. Download it again.") from None
 
 

@@ -21,6 +21,7 @@ import io
 import json
 import math
 import os
+import pickle
 import pickletools
 import stat
 import struct
@@ -350,7 +351,10 @@ class _Interpreter:
             stack.append(b"" if isinstance(arg, (bytes, bytearray)) else arg)
         elif op in _CONSTANTS:
             stack.append(_CONSTANTS[op])
-        elif op in ("PROTO", "FRAME"):
+        elif op == "PROTO":
+            if not 0 <= arg <= pickle.HIGHEST_PROTOCOL:
+                raise TypeError("protocol")
+        elif op == "FRAME":
             pass
         elif op == "MARK":
             stack.append(_MARK)
