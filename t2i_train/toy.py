@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .precompute import Entry, LatentSet
-from .recipe import cubic_timesteps, noisy
+from .recipe import noisy, target
 
 LATENT = 8  # latent side of the suite's toy; condition maps are 8× larger
 
@@ -60,8 +60,10 @@ def toy_context() -> torch.Tensor:
 
 
 def pretrain_unet(unet: nn.Module, alphas_cumprod: torch.Tensor, steps: int, batch: int = 16, lr: float = 2e-3,
-                  seed: int = 0, size: int = LATENT) -> list[float]:
-    """Teach ``unet`` the toy distribution (all weights trained, noise prediction, uniform timesteps)."""
+                  seed: int = 0, size: int = LATENT, prediction: str = "v") -> list[float]:
+    """Teach ``unet`` the toy distribution (all weights trained, uniform timesteps). v-prediction by default: a
+    briefly trained noise predictor's x₀ estimate at high noise is its error × 1/√ᾱ (15× at t = 999), and the
+    samples of such a UNet are blurs rather than shapes."""
     unet.train().requires_grad_(True)
     opt = torch.optim.AdamW(unet.parameters(), lr=lr, weight_decay=0.0)
     ctx = toy_context()[None].expand(batch, -1, -1)
@@ -71,7 +73,8 @@ def pretrain_unet(unet: nn.Module, alphas_cumprod: torch.Tensor, steps: int, bat
         x0, _ = shapes(batch, seed * 100_000 + step, size)
         noise = torch.randn(x0.shape, generator=g)
         t = torch.randint(0, alphas_cumprod.shape[0], (batch,), generator=g)
-        loss = F.mse_loss(unet(noisy(x0, noise, t, alphas_cumprod), t, context=ctx), noise)
+        want = target(x0, noise, t, alphas_cumprod, prediction)
+        loss = F.mse_loss(unet(noisy(x0, noise, t, alphas_cumprod), t, context=ctx), want)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -105,7 +108,7 @@ class ControlScore:
 
 
 def control_score(unet: nn.Module, adapter: nn.Module, alphas_cumprod: torch.Tensor, n: int = 16, seed: int = 999,
-                  steps: int = 10, size: int = LATENT) -> ControlScore:
+                  steps: int = 10, size: int = LATENT, prediction: str = "v") -> ControlScore:
     """Mean IoU with the condition mask of samples without and with the adapter (same seeds, DDIM, no CFG)."""
     from .base_model import Conditioning
     from .sampling import ddim_sample
@@ -116,7 +119,7 @@ def control_score(unet: nn.Module, adapter: nn.Module, alphas_cumprod: torch.Ten
     shape = (n, 4, size, size)
     with torch.no_grad():
         features = adapter(cond)
-    plain = ddim_sample(unet, text, None, shape, alphas_cumprod, steps=steps, seed=seed)
-    guided = ddim_sample(unet, text, None, shape, alphas_cumprod, features=features, steps=steps, seed=seed,
-                         adapter_base="SD1")
+    plain = ddim_sample(unet, text, None, shape, alphas_cumprod, prediction, steps=steps, seed=seed)
+    guided = ddim_sample(unet, text, None, shape, alphas_cumprod, prediction, features=features, steps=steps,
+                         seed=seed, adapter_base="SD1")
     return ControlScore(iou(plain, masks).mean().item(), iou(guided, masks).mean().item())

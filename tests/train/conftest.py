@@ -5,7 +5,8 @@ import torch
 @pytest.fixture(autouse=True)
 def _deterministic():
     torch.manual_seed(0)
-    torch.set_num_threads(2)
+    # one thread: on this shared 2-core machine two threads per test ran up to 10x slower (oversubscription)
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")
