@@ -40,18 +40,20 @@ def shapes(n: int, seed: int, size: int = LATENT) -> tuple[torch.Tensor, torch.T
 
 def toy_unet(seed: int = 0, size: int = LATENT, random_weights: bool = False) -> nn.Module:
     """A tiny SD1-layout ``ldm`` UNet (4 levels of 32 channels, attention at the deepest level). LDM zero-initialises
-    its output layers (right for training it); ``random_weights`` fills those too, for a UNet whose output depends on
-    the injected features before any training."""
+    its output layers (right for training it); ``random_weights`` fills those with N(0, 0.02²), as random test
+    checkpoints do, for a UNet whose output depends on the injected features before any training."""
     from ldm.modules.diffusionmodules.openaimodel import UNetModel
-
-    from t2i_ext.tiny_unet import randomize_
 
     torch.manual_seed(seed)
     unet = UNetModel(image_size=size, in_channels=4, out_channels=4, model_channels=32, num_res_blocks=1,
                      attention_resolutions=[8], channel_mult=(1, 1, 1, 1), num_heads=2,
                      use_spatial_transformer=True, transformer_depth=1, context_dim=32, legacy=False)
     if random_weights:
-        randomize_(unet, seed)
+        g = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            for p in unet.parameters():
+                if not p.any():
+                    p.copy_(torch.randn(p.shape, generator=g) * 0.02)
     return unet
 
 
