@@ -246,6 +246,8 @@ def resolve_model(name: str, unit: int) -> ModelInfo:
             "no adapter model chosen: pick one in the unit's Model list (GET /t2i-adapter/models)", "model", unit
         )
     info = store().find(name)
+    if info is None and (reason := store().why_unusable(name)):  # a file that is there but broken or hostile
+        raise UnitArgsError(f"adapter model '{name}' cannot be used: {reason}", "model", unit)
     if info is None:
         titles = ", ".join(store().models()) or f"none (put adapter files in {paths.models_path}/T2I-Adapter)"
         raise UnitArgsError(f"no adapter model '{name}'; available: {titles}", "model", unit)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import shutil
 from types import SimpleNamespace
 
+import pytest
+
 from tests.host import hostile_models
 
 
@@ -20,6 +22,8 @@ def test_the_panels_model_list_survives_the_torture_folder(webui, tmp_path, monk
         hostile_models.build(tmp_path, own=own, shared=shared)
         hostile_models.deny_reading(monkeypatch, own / "locked.pth")
         sd1 = module.model_choices(refresh=True)
+        with pytest.raises(Exception, match=r"adapter model 'evil' cannot be used: evil.pth: a pickle that tries"):
+            module.resolve_model("evil", 0)
         webui.use("sdxl")
         sdxl = module.model_choices(refresh=False)
     finally:
