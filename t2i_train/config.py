@@ -41,6 +41,7 @@ class TrainConfig:
     max_grad_norm: float | None = 1.0
     mixed_precision: str = "no"  # no, fp16 (GPU), bf16
     gradient_checkpointing: bool = False
+    sdpa_attention: bool = True  # ldm attention through torch's scaled_dot_product_attention (same maths)
     seed: int = 0
     checkpoint_every: int = 500
     keep_checkpoints: int = 2

@@ -26,6 +26,7 @@ from .base_model import Conditioning, context_depth
 from .config import TrainConfig
 from .errors import ConfigError
 from .precompute import LatentSet
+from .attention import use_sdpa
 from .recipe import Batch, adapter_loss, enable_gradient_checkpointing
 
 
@@ -175,6 +176,7 @@ def fit(
     weight_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(acc.mixed_precision, torch.float32)
     unet.to(device=device, dtype=weight_dtype).requires_grad_(False).eval()
     undo_ckpt = enable_gradient_checkpointing(unet) if config.gradient_checkpointing else None
+    undo_sdpa = use_sdpa(unet) if config.sdpa_attention else None
     depth = context_depth(unet)
     adapter.to(device=device, dtype=torch.float32).train().requires_grad_(True)
     optimizer = torch.optim.AdamW(adapter.parameters(), lr=config.learning_rate, betas=tuple(config.adam_betas),
@@ -246,8 +248,9 @@ def fit(
     except KeyboardInterrupt:
         result.interrupted = True
     finally:
-        if undo_ckpt is not None:
-            undo_ckpt()
+        for undo in (undo_ckpt, undo_sdpa):
+            if undo is not None:
+                undo()
     if result.interrupted:
         result.checkpoint = checkpoint(step)
     final = acc.unwrap_model(model)

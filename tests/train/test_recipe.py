@@ -75,3 +75,19 @@ def test_gradient_checkpointing_gives_the_same_gradients_on_sdxl():
     assert "forward" not in vars(unet.input_blocks[1])  # undone: the class's own forward again
     out = call_unet(unet, batch.latents, torch.tensor([1, 2]), batch.text, context_depth(unet))
     assert out.shape == batch.latents.shape
+
+
+def test_sdpa_attention_computes_what_ldm_attention_computes_and_is_undone():
+    from t2i_train.attention import use_sdpa
+
+    unet = tiny_unet("sdxl")
+    batch = _batch("sdxl")
+    cond = Conditioning(batch.text.context, batch.text.y)
+    with torch.no_grad():
+        want = call_unet(unet, batch.latents, torch.tensor([5, 600]), cond, context_depth(unet))
+        undo = use_sdpa(unet)
+        got = call_unet(unet, batch.latents, torch.tensor([5, 600]), cond, context_depth(unet))
+        undo()
+        again = call_unet(unet, batch.latents, torch.tensor([5, 600]), cond, context_depth(unet))
+    assert (got - want).abs().max() <= 1e-5 and not torch.equal(got, want)  # same maths, a different kernel
+    assert torch.equal(again, want)
