@@ -19,8 +19,9 @@ make_venv() {
 }
 make_venv .venv requirements-test.txt requirements-test-nodeps.txt
 py=.venv/bin/python
-# what runs again under Forge's pins: the Forge stand-in (its panel is built with gradio 4) and the HTTP routes
-forge_tests=(tests/forge tests/host/test_api.py tests/host/test_api_guard.py)
+# what runs again under Forge's pins: the Forge stand-in (its panel is built with gradio 4), the HTTP routes (pydantic 2)
+# and the CLIP vision loader (transformers 4.46)
+forge_tests=(tests/forge tests/host/test_api.py tests/host/test_api_guard.py tests/annotators_models/test_clip_vision.py)
 
 cmd=${1:-run}; shift || true
 case "$cmd" in

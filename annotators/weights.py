@@ -137,8 +137,9 @@ _models_dir: Path | None = None
 _mirror: str | None = None
 
 
-class WeightsError(RuntimeError):
-    """Base class: a weight file that cannot be found, fetched, verified or loaded."""
+class WeightsError(OSError):
+    """Base class: a weight file that cannot be found, fetched, verified or loaded — a file problem the user fixes
+    (put the right file in place), hence an ``OSError``: hosts answer it as a bad request, not a server fault."""
 
 
 class WeightsUnavailableError(WeightsError, FileNotFoundError):

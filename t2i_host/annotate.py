@@ -5,9 +5,9 @@ host layer does not import the annotators, so it recognises their errors by the 
 
 - ``ValueError``: a parameter out of range (the message names the annotator parameter; the unit fields that feed it
   are ``threshold_a``/``threshold_b``/``processor_res``/``annotator_params``);
-- ``FileNotFoundError``: a weight file that is not on disk and could not be downloaded (``annotators.weights``'
-  ``WeightsUnavailableError``; its message says which file and where to put it) — the user's to fix, so a 422,
-  not a server error.
+- ``OSError``: a weight file that is not on disk and could not be downloaded, or one that is not the published
+  file (``annotators.weights``' ``WeightsError`` family; its message says which file and where to put it) — the
+  user's to fix, so a 422, not a server error.
 
 Both name the field ``module``: the annotator the unit chose is what needs the parameter or the file.
 """
@@ -39,7 +39,7 @@ def _user_errors(call: Callable[[], Any], module: str, unit: int | None) -> Any:
         return call()
     except UnitArgsError:
         raise
-    except FileNotFoundError as e:
+    except OSError as e:
         raise UnitArgsError(f"{e} (needed by annotator '{module}')", "module", unit) from None
     except ValueError as e:
         raise UnitArgsError(

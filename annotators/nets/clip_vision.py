@@ -61,9 +61,15 @@ def load_clip_vision(path: Path | str) -> Any:
 
     model = build_clip_vision(device="meta")
     state = load_state_dict(path, keep=lambda k: k.startswith(VISION_PREFIX))
-    if POSITION_IDS not in state:
-        # A constant arange buffer, not a learned weight: some exports (newer transformers) omit it.
-        positions = (model.config.image_size // model.config.patch_size) ** 2 + 1
-        state[POSITION_IDS] = torch.arange(positions)[None]
+    # A constant arange buffer, not a learned weight: the published file holds it, newer exports omit it, and
+    # transformers >= 4.31 (Forge's 4.46) no longer keeps it in the state dict. Match what this model expects.
+    positions = torch.arange((model.config.image_size // model.config.patch_size) ** 2 + 1)[None]
+    persistent = POSITION_IDS in model.state_dict()
+    if not persistent:
+        state.pop(POSITION_IDS, None)
+    elif POSITION_IDS not in state:
+        state[POSITION_IDS] = positions
     load_strict(model, state, f"CLIP ViT-L/14 vision tower from {path}", assign=True)
+    if not persistent:  # built on "meta" and outside the state dict, the buffer would stay without data
+        model.vision_model.embeddings.register_buffer("position_ids", positions, persistent=False)
     return model.eval()

@@ -46,6 +46,23 @@ def published_file(tmp_path_factory):
     return path, model
 
 
+def test_a_file_with_position_ids_loads_under_any_transformers(published_file, tmp_path):
+    """The published file holds vision_model.embeddings.position_ids; transformers >= 4.31 (Forge's 4.46) has no
+    such key in the model's state dict, and a strict load refused the real file there (seen in a real Forge)."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    path, reference = published_file
+    with safe_open(str(path), "pt") as f:
+        state = {k: f.get_tensor(k) for k in f.keys()}
+    state["vision_model.embeddings.position_ids"] = torch.arange(257)[None]
+    save_file(state, str(tmp_path / "with_ids.safetensors"))
+    model = load_clip_vision(tmp_path / "with_ids.safetensors")
+    pixels = torch.randn(1, 3, 224, 224)
+    with torch.no_grad():
+        assert torch.equal(model(pixels).last_hidden_state, reference.eval()(pixels).last_hidden_state)
+
+
 def test_tower_has_the_published_key_names_shapes_and_size(published_file):
     _, model = published_file
     sd = model.state_dict()

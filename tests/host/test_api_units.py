@@ -95,3 +95,14 @@ def test_a_missing_annotator_weight_is_the_users_to_fix():
 
     e = refused([{"model": "canny", "image": png(), "module": "canny"}], validate_annotator=missing)
     assert e.field == "module" and "models/annotators" in str(e)
+
+
+def test_a_weight_file_that_is_not_the_published_one_is_the_users_to_fix():
+    class WeightsError(OSError):  # what annotators.weights raises for a file that does not match its network
+        pass
+
+    def mismatched(module, params):
+        raise WeightsError("clip-vit-large-patch14.safetensors: the file does not match the network")
+
+    e = refused([{"model": "canny", "image": png(), "module": "canny"}], validate_annotator=mismatched)
+    assert e.field == "module" and "does not match" in str(e)
