@@ -9,7 +9,8 @@
   (``UNet2DConditionModel`` + ``T2IAdapter``, ``down_block_additional_residuals``, Euler-scaled input, σ⁻²-weighted
   x₀ loss, AdamW, clipping), given the same latents: their script also runs the VAE encoder every step, which is
   left out so that the comparison is the UNet + adapter step alone. Same batch, resolution, precision.
-  Each measurement is a fresh process (peak RSS is per process); rounds alternate the order; medians.
+  Each measurement is a fresh process (peak RSS is per process); rounds alternate the order; medians of process
+  CPU time per step (robust to other load on a shared machine; one thread by default).
 - **Toy control** (the suite's test, longer): IoU of generated shapes with the condition mask, without and with
   the trained adapter.
 """
@@ -115,7 +116,7 @@ def worker_ours(arch: str, size: int, batch: int, steps: int, precision: str) ->
     cfg = TrainConfig(output="/tmp/t2i_bench_train", steps=steps + 1, batch_size=batch, checkpoint_every=0,
                       mixed_precision="bf16" if precision == "bf16" else "no", cpu=True)
     fit(unet, adapter, data, _schedule(), "epsilon", cfg, base,
-        progress_callback=lambda p: stamps.append(time.perf_counter()))
+        progress_callback=lambda p: stamps.append(time.process_time()))
     return {"step_s": [b - a for a, b in zip(stamps, stamps[1:])], "built_mib": built, "peak_mib": _peak_mib()}
 
 
@@ -138,7 +139,7 @@ def worker_diffusers(arch: str, size: int, batch: int, steps: int, precision: st
     built = _rss_mib()
     times = []
     for s in range(steps + 1):
-        t0 = time.perf_counter()
+        t0 = time.process_time()
         rows = slice(s * batch, (s + 1) * batch)
         latents = lat[rows]
         noise = torch.randn_like(latents)
@@ -160,20 +161,21 @@ def worker_diffusers(arch: str, size: int, batch: int, steps: int, precision: st
         torch.nn.utils.clip_grad_norm_(adapter.parameters(), 1.0)
         opt.step()
         opt.zero_grad(set_to_none=True)
-        times.append(time.perf_counter() - t0)
+        times.append(time.process_time() - t0)
     return {"step_s": times[1:], "built_mib": built, "peak_mib": _peak_mib()}
 
 
 def _run_worker(which: str, arch: str, args) -> dict:
     cmd = [sys.executable, "-m", "bench.bench_train", "--worker", which, "--arch", arch, "--size", str(args.size),
-           "--batch", str(args.batch), "--steps", str(args.steps), "--precision", args.precision]
+           "--batch", str(args.batch), "--steps", str(args.steps), "--precision", args.precision,
+           "--threads", str(args.threads)]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def bench_steps(args) -> None:
     print(f"training step, {args.size}×{args.size}, batch {args.batch}, {args.precision}, CPU "
-          f"({torch.get_num_threads()} threads), {args.rounds} rounds × {args.steps} timed steps")
+          f"({args.threads} thread(s), process CPU time), {args.rounds} rounds × {args.steps} timed steps")
     print("| arch | ours s/step | diffusers s/step | throughput ours/theirs | ours peak MiB (+train) | "
           "diffusers peak MiB (+train) |")
     print("|---|---|---|---|---|---|")
@@ -224,9 +226,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32")
     p.add_argument("--no-toy", action="store_true")
     p.add_argument("--no-steps", action="store_true")
+    p.add_argument("--threads", type=int, default=1, help="torch threads per worker (1: stable on a shared machine)")
     p.add_argument("--worker", choices=["ours", "diffusers"])
     args = p.parse_args(argv)
     if args.worker:
+        torch.set_num_threads(args.threads)
         fn = worker_ours if args.worker == "ours" else worker_diffusers
         print(json.dumps(fn(args.arch[0], args.size, args.batch, args.steps, args.precision)))
         return

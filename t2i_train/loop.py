@@ -110,9 +110,13 @@ def make_batch(data: LatentSet, plan: BatchPlan, k: int, rank: int, per_process:
 # --------------------------------------------------------------------------------------------------------------
 def _accelerator(config: TrainConfig):
     from accelerate import Accelerator
+    from accelerate.state import AcceleratorState
 
     if config.mixed_precision == "fp16" and (config.cpu or not torch.cuda.is_available()):
         raise ConfigError("fp16 mixed precision needs a GPU; use bf16 or no on the CPU.")
+    # accelerate keeps one process-wide state and refuses a second run with another precision (a WebUI tab runs many
+    # trainings in one process); its precision part is per run, the process group (PartialState) is kept
+    AcceleratorState._reset_state(reset_partial_state=False)
     return Accelerator(mixed_precision=config.mixed_precision, cpu=config.cpu)
 
 
@@ -175,6 +179,10 @@ def fit(
     device = acc.device
     weight_dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(acc.mixed_precision, torch.float32)
     unet.to(device=device, dtype=weight_dtype).requires_grad_(False).eval()
+    if weight_dtype != torch.float32:  # norms stay float32: LDM's GroupNorm32 feeds them float32 (CPU refuses mixing)
+        for module in unet.modules():
+            if isinstance(module, (nn.GroupNorm, nn.LayerNorm)):
+                module.float()
     undo_ckpt = enable_gradient_checkpointing(unet) if config.gradient_checkpointing else None
     undo_sdpa = use_sdpa(unet) if config.sdpa_attention else None
     depth = context_depth(unet)

@@ -60,3 +60,14 @@ def test_fine_tuning_starts_from_the_given_adapter_file(tmp_path):
     again = make_adapter("full", 1, unet, "SD1", seed=6, init=str(tmp_path / "a.safetensors"))
     assert torch.equal(_params(again), _params(trained)) and again.training
     assert all(p.requires_grad for p in again.parameters())
+
+
+def test_bf16_mixed_precision_keeps_a_float32_adapter_and_a_finite_loss(tmp_path):
+    torch.manual_seed(0)
+    adapter = FullAdapter(1, (32, 32, 32, 32), num_res_blocks=1)
+    before = _params(adapter).clone()
+    cfg = TrainConfig(output=str(tmp_path), steps=2, batch_size=2, learning_rate=1e-3, checkpoint_every=0,
+                      mixed_precision="bf16", gradient_checkpointing=True)
+    result = fit(toy_unet(random_weights=True), adapter, mask_dataset(4, 1), _schedule(), "epsilon", cfg, "SD1")
+    assert all(p.dtype == torch.float32 for p in result.adapter.parameters())
+    assert all(torch.isfinite(torch.tensor(result.losses))) and (_params(result.adapter) - before).abs().max() > 1e-4
