@@ -1,6 +1,6 @@
 """Trainer benchmark (not a test): seconds per training step and peak memory, ours vs diffusers' script step.
 
-    ./dev.sh python -m bench.bench_train [--arch sd15 sdxl] [--size 256] [--batch 1] [--steps 3] [--rounds 2]
+    ./dev.sh python -m bench.bench_train [--arch sd15 sdxl] [--size 128] [--batch 1] [--steps 3] [--rounds 2]
                                           [--precision fp32|bf16] [--no-toy]
 
 - **Step**: the real SD1.5 / SDXL UNet layouts (random weights) with a full adapter, on the CPU. Ours is
@@ -69,7 +69,8 @@ def _ldm_unet(arch: str) -> torch.nn.Module:
             for st, depth in targets:
                 if type(st).__name__ == "SpatialTransformer":
                     first = st.transformer_blocks[0]
-                    st.transformer_blocks = torch.nn.ModuleList([first] + [copy.deepcopy(first) for _ in range(depth - 1)])
+                    copies = [copy.deepcopy(first) for _ in range(depth - 1)]
+                    st.transformer_blocks = torch.nn.ModuleList([first, *copies])
     unet = unet.to_empty(device="cpu")
     randomize_(unet, 0)
     return unet.requires_grad_(False)
@@ -169,7 +170,8 @@ def _run_worker(which: str, arch: str, args) -> dict:
     cmd = [sys.executable, "-m", "bench.bench_train", "--worker", which, "--arch", arch, "--size", str(args.size),
            "--batch", str(args.batch), "--steps", str(args.steps), "--precision", args.precision,
            "--threads", str(args.threads)]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, env=env)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -219,7 +221,7 @@ def bench_toy(unet_steps: int = 300, adapter_steps: int = 200) -> None:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--arch", nargs="+", choices=ARCHS, default=list(ARCHS))
-    p.add_argument("--size", type=int, default=256)
+    p.add_argument("--size", type=int, default=128)
     p.add_argument("--batch", type=int, default=1)
     p.add_argument("--steps", type=int, default=3)
     p.add_argument("--rounds", type=int, default=2)

@@ -147,7 +147,8 @@ def build_unet(sd: StateDict, family: str, dtype: torch.dtype = torch.float32, h
                     first = module.transformer_blocks[0]
                     import copy
 
-                    module.transformer_blocks = nn.ModuleList([first] + [copy.deepcopy(first) for _ in range(depth - 1)])
+                    copies = [copy.deepcopy(first) for _ in range(depth - 1)]
+                    module.transformer_blocks = nn.ModuleList([first, *copies])
     _load_strict(unet, sd, "UNet")
     return unet.to(dtype).eval().requires_grad_(False)
 
@@ -441,7 +442,9 @@ def _read_weights(folder: Path, what: str) -> StateDict:
     for name in ("diffusion_pytorch_model.bin", "pytorch_model.bin"):
         if (folder / name).exists():
             return torch.load(str(folder / name), map_location="cpu", weights_only=True)
-    raise BaseModelError(f"the diffusers folder's {what} has no weights ({folder}/diffusion_pytorch_model.safetensors).")
+    raise BaseModelError(
+        f"the diffusers folder's {what} has no weights ({folder}/diffusion_pytorch_model.safetensors)."
+    )
 
 
 def _json(path: Path) -> dict:
@@ -464,7 +467,9 @@ def load_diffusers_folder(
     if ucfg.get("in_channels", 4) != 4:
         raise BaseModelError("inpainting/instruct UNets (more than 4 input channels) are not supported.")
     te = _json(folder / "text_encoder" / "config.json")
-    family = SDXL if (folder / "text_encoder_2").is_dir() else SD2 if te.get("hidden_size") == 1024 else SD1
+    # SD2's UNet uses linear transformer projections and 64-channel heads (a list per level); SD1's conv ones
+    sd2 = ucfg.get("use_linear_projection", False) or te.get("hidden_size") == 1024
+    family = SDXL if (folder / "text_encoder_2").is_dir() else SD2 if sd2 else SD1
     sched = _json(folder / "scheduler" / "scheduler_config.json")
     if prediction == "auto":
         prediction = {"epsilon": "epsilon", "v_prediction": "v"}.get(sched.get("prediction_type", "epsilon"))
@@ -492,13 +497,15 @@ def load_diffusers_folder(
         return _clip_model(sd, cfg.get("hidden_act", "quick_gelu"), projection)
 
     if family == SD1:
-        towers = [TextTower(text_model("text_encoder", False), clip_tokenizer(tok_folder("tokenizer"), PAD_EOS), "last")]
+        towers = [TextTower(text_model("text_encoder", False), clip_tokenizer(tok_folder("tokenizer"), PAD_EOS),
+                            "last")]
     elif family == SD2:
         towers = [TextTower(text_model("text_encoder", False),
                             clip_tokenizer(tok_folder("tokenizer"), PAD_OPEN_CLIP), "penultimate+ln")]
     else:
         towers = [
-            TextTower(text_model("text_encoder", False), clip_tokenizer(tok_folder("tokenizer"), PAD_EOS), "penultimate"),
+            TextTower(text_model("text_encoder", False), clip_tokenizer(tok_folder("tokenizer"), PAD_EOS),
+                      "penultimate"),
             TextTower(text_model("text_encoder_2", True),
                       clip_tokenizer(tok_folder("tokenizer_2"), PAD_OPEN_CLIP), "penultimate", True),
         ]

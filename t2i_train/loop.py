@@ -128,7 +128,8 @@ def save_checkpoint(folder: Path, adapter: nn.Module, optimizer, step: int, loss
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    save_file({k: v.detach().cpu().contiguous() for k, v in adapter.state_dict().items()}, str(tmp / "adapter.safetensors"))
+    weights = {k: v.detach().cpu().contiguous() for k, v in adapter.state_dict().items()}
+    save_file(weights, str(tmp / "adapter.safetensors"))
     extra = {"optimizer": optimizer.state_dict()}
     if scaler is not None:
         extra["scaler"] = scaler.state_dict()
@@ -251,8 +252,8 @@ def fit(
                 ckpt = result.checkpoint = checkpoint(step)
             if progress_callback is not None and acc.is_main_process:
                 rate = (step - start) / max(time.perf_counter() - t0, 1e-9)
-                progress_callback(Progress(step, config.steps, loss_value, rate, (config.steps - step) / max(rate, 1e-9),
-                                           grid, ckpt, losses))
+                eta = (config.steps - step) / max(rate, 1e-9)
+                progress_callback(Progress(step, config.steps, loss_value, rate, eta, grid, ckpt, losses))
     except KeyboardInterrupt:
         result.interrupted = True
     finally:

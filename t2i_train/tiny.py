@@ -89,7 +89,8 @@ def tiny_unet(family: str, seed: int = 0) -> nn.Module:
         deep = [unet.input_blocks[7], unet.input_blocks[8], unet.middle_block, *unet.output_blocks[:3]]
         for st in (m for block in deep for m in block.modules()):
             if type(st).__name__ == "SpatialTransformer":
-                st.transformer_blocks = nn.ModuleList([st.transformer_blocks[0], copy.deepcopy(st.transformer_blocks[0])])
+                first = st.transformer_blocks[0]
+                st.transformer_blocks = nn.ModuleList([first, copy.deepcopy(first)])
     randomize_(unet, seed)
     return unet.eval()
 
@@ -99,7 +100,8 @@ def tiny_checkpoint_state(family: str = SD1, seed: int = 0) -> dict[str, torch.T
     sd = {f"model.diffusion_model.{k}": v for k, v in tiny_unet(family, seed).state_dict().items()}
     sd.update({f"first_stage_model.{k}": v for k, v in tiny_vae(seed).state_dict().items()})
     if family == SD1:
-        sd.update({f"cond_stage_model.transformer.{k}": v for k, v in _clip(64, "quick_gelu", None, seed).state_dict().items()})
+        clip = _clip(64, "quick_gelu", None, seed).state_dict()
+        sd.update({f"cond_stage_model.transformer.{k}": v for k, v in clip.items()})
     elif family == SD2:
         clip = _clip(64, "gelu", None, seed).state_dict()
         sd.update({f"cond_stage_model.model.{k}": v for k, v in _hf_to_open_clip(clip).items()})

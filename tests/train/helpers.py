@@ -59,6 +59,11 @@ def diffusers_folder(folder: Path, family: str, tokenizer_cache: Path) -> dict:
             attention_head_dim=(1, 2, 2), transformer_layers_per_block=(1, 1, 2), use_linear_projection=True,
             addition_embed_type="text_time", addition_time_embed_dim=256, projection_class_embeddings_input_dim=1600,
         )
+    elif family == "sd2":  # linear projections, heads per level with a constant width (32 here, 64 in SD2)
+        unet = UNet2DConditionModel(
+            sample_size=8, block_out_channels=(32, 64, 128, 128), layers_per_block=2, cross_attention_dim=64,
+            attention_head_dim=(1, 2, 4, 4), use_linear_projection=True,
+        )
     else:
         unet = UNet2DConditionModel(
             sample_size=8, block_out_channels=(32, 64, 128, 128), layers_per_block=2, cross_attention_dim=64,
@@ -72,7 +77,7 @@ def diffusers_folder(folder: Path, family: str, tokenizer_cache: Path) -> dict:
                         norm_num_groups=32, scaling_factor=0.13025 if sdxl else 0.18215)
     cfg = dict(vocab_size=49408, hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=1,
                max_position_embeddings=77, bos_token_id=49406, eos_token_id=49407, pad_token_id=1)
-    te = CLIPTextModel(CLIPTextConfig(hidden_act="quick_gelu", **cfg)).eval()
+    te = CLIPTextModel(CLIPTextConfig(hidden_act="gelu" if family == "sd2" else "quick_gelu", **cfg)).eval()
     unet.save_pretrained(folder / "unet")
     vae.save_pretrained(folder / "vae")
     te.save_pretrained(folder / "text_encoder")
@@ -91,7 +96,8 @@ def diffusers_folder(folder: Path, family: str, tokenizer_cache: Path) -> dict:
     (folder / "scheduler").mkdir()
     (folder / "scheduler" / "scheduler_config.json").write_text(json.dumps(
         {"_class_name": "EulerDiscreteScheduler", "beta_start": 0.00085, "beta_end": 0.012,
-         "beta_schedule": "scaled_linear", "num_train_timesteps": 1000, "prediction_type": "epsilon"}))
+         "beta_schedule": "scaled_linear", "num_train_timesteps": 1000,
+         "prediction_type": "v_prediction" if family == "sd2" else "epsilon"}))
     (folder / "model_index.json").write_text(json.dumps(
         {"_class_name": "StableDiffusionXLPipeline" if sdxl else "StableDiffusionPipeline"}))
     return models

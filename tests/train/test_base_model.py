@@ -23,7 +23,9 @@ def test_sd1_single_file_builds_the_ldm_unet_with_the_checkpoints_weights(tmp_pa
     assert cond.context.shape == (2, 77, 64) and cond.y is None
 
 
-def test_sd2_single_file_needs_a_prediction_type_and_maps_open_clip_to_the_same_text_features(tmp_path, tokenizer_cache):
+def test_sd2_single_file_needs_a_prediction_type_and_maps_open_clip_to_the_same_text_features(
+    tmp_path, tokenizer_cache
+):
     from transformers import CLIPTextConfig, CLIPTextModel
 
     path = write_tiny_checkpoint(tmp_path / "sd2.safetensors", "sd2")
@@ -42,11 +44,12 @@ def test_sd2_single_file_needs_a_prediction_type_and_maps_open_clip_to_the_same_
     assert (base.text.encode(["a cat"]).context - want).abs().max() <= 1e-5
 
 
-@pytest.mark.parametrize("family", ["sd1", "sdxl"])
+@pytest.mark.parametrize("family", ["sd1", "sd2", "sdxl"])
 def test_diffusers_folder_matches_diffusers_own_unet_vae_and_text_encoders(tmp_path, tokenizer_cache, family):
     models = diffusers_folder(tmp_path / "model", family, tokenizer_cache)
     base = load_base_model(tmp_path / "model", cache=tokenizer_cache)
     assert base.family == family and type(base.unet).__name__ == "UNetModel"
+    assert base.prediction == ("v" if family == "sd2" else "epsilon")  # from the scheduler config
     ctx_dim = 128 if family == "sdxl" else 64
     x, t, ctx = torch.randn(2, 4, 8, 8), torch.tensor([3, 900]), torch.randn(2, 77, ctx_dim)
     sizes = [(64, 64, 0, 0, 64, 64), (80, 48, 8, 0, 64, 64)]
@@ -66,11 +69,14 @@ def test_diffusers_folder_matches_diffusers_own_unet_vae_and_text_encoders(tmp_p
         mean, _ = base.vae.encode(img)
         vae = models["vae"]
         assert (mean - vae.encode(img).latent_dist.mean * vae.config.scaling_factor).abs().max() <= 1e-4
-        assert (base.vae.decode(mean) - vae.decode(mean / vae.config.scaling_factor).sample.clamp(-1, 1)).abs().max() <= 1e-4
+        decoded = vae.decode(mean / vae.config.scaling_factor).sample.clamp(-1, 1)
+        assert (base.vae.decode(mean) - decoded).abs().max() <= 1e-4
         cond = base.text.encode(["a cat"], [sizes[0]])
-        ids = base.text.towers[0].tokenizer(["a cat"], padding="max_length", max_length=77, return_tensors="pt").input_ids
+        tokenizer = base.text.towers[0].tokenizer
+        ids = tokenizer(["a cat"], padding="max_length", max_length=77, return_tensors="pt").input_ids
         out = models["text_encoder"](ids, output_hidden_states=True)
-        first = out.hidden_states[-2] if family == "sdxl" else out.last_hidden_state
+        first = {"sd1": out.last_hidden_state, "sdxl": out.hidden_states[-2],
+                 "sd2": models["text_encoder"].text_model.final_layer_norm(out.hidden_states[-2])}[family]
         assert (cond.context[..., :64] - first).abs().max() <= 1e-5
         if family == "sdxl":
             assert cond.context.shape == (1, 77, 128) and cond.y.shape == (1, 1600)

@@ -27,7 +27,8 @@ def _params(adapter):
 def test_resume_after_a_stop_equals_an_uninterrupted_run(tmp_path):
     full = _run(tmp_path / "a", 4)
     seen = []
-    stopped = _run(tmp_path / "b", 4, should_stop=lambda: len(seen) >= 2, progress_callback=lambda p: seen.append(p.step))
+    stopped = _run(tmp_path / "b", 4, should_stop=lambda: len(seen) >= 2,
+                   progress_callback=lambda p: seen.append(p.step))
     assert stopped.interrupted and stopped.step == 2 and stopped.checkpoint.name == "step-000002"
     state = json.loads((stopped.checkpoint / "state.json").read_text())
     assert state["step"] == 2 and len(state["losses"]) == 2

@@ -47,7 +47,8 @@ def test_training_loss_uses_the_inference_injection_and_trains_only_the_adapter(
     # the same step written with the inference API: compute_features + inject
     t = cubic_timesteps(batch.u, 1000)
     feats = t2i_ext.compute_features(adapter, batch.cond)
-    with torch.no_grad(), t2i_ext.inject(unet, [t2i_ext.AdapterUnit(features=feats)], layout=t2i_ext.BatchLayout.all_cond(2)):
+    unit = t2i_ext.AdapterUnit(features=feats)
+    with torch.no_grad(), t2i_ext.inject(unet, [unit], layout=t2i_ext.BatchLayout.all_cond(2)):
         pred = unet(noisy(batch.latents, batch.noise, t, acp), t, context=batch.text.context)
     with torch.no_grad():
         plain = unet(noisy(batch.latents, batch.noise, t, acp), t, context=batch.text.context)

@@ -20,6 +20,7 @@ def test_adapter_trained_on_masks_makes_samples_follow_the_mask_and_its_loss_fal
     result = fit(unet, adapter, mask_dataset(64, seed=1), acp, "v", cfg, "SD1")
     first, last = np.mean(result.losses[:15]), np.mean(result.losses[-15:])
     score = control_score(unet, result.adapter, acp, n=16)  # held-out masks, the same seeds with and without
-    print(f"toy: adapter loss {first:.4f} -> {last:.4f}; IoU without {score.iou_without:.3f}, with {score.iou_with:.3f}")
+    print(f"toy: adapter loss {first:.4f} -> {last:.4f}; "
+          f"IoU without {score.iou_without:.3f}, with {score.iou_with:.3f}")
     assert last < 0.85 * first
     assert score.iou_with > 0.6 and score.iou_with > score.iou_without + 0.35
