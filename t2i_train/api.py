@@ -42,7 +42,7 @@ class Plan:
         wbytes = 2 if mp in ("fp16", "bf16") else 4
         unet = sum(p.numel() for p in self.base.unet.parameters()) * wbytes
         adapter = sum(p.numel() for p in self.adapter.parameters()) * 16  # fp32 weights, grads, two moments
-        # rough: measured order of magnitude for the SD UNets' backward at batch 1 (bench/bench_train.py),
+        # a rule of thumb, not a measurement (only CPU runs at 128² exist, where the optimizer dominates):
         # ~1.1 KiB per latent pixel per 100 M UNet parameters in 16-bit, ÷3 with gradient checkpointing
         pixels = max(h * w for h, w in self.buckets) if self.buckets else (self.config.resolution // 8) ** 2
         params = sum(p.numel() for p in self.base.unet.parameters()) / 1e8
