@@ -5,7 +5,8 @@ Mounted by the WebUI glue from ``on_app_started``; FastAPI and pydantic are impo
 how to annotate, how to validate units), which keeps these routes testable without the WebUI.
 
 - ``GET /t2i-adapter/version`` → ``{"version": ...}``
-- ``GET /t2i-adapter/models?refresh=false`` → ``{"models": [{"title", "name", "hash", "kind", "base", "path"}]}``
+- ``GET /t2i-adapter/models?refresh=false`` → ``{"models": [{"title", "name", "hash", "kind", "base", "path"}],
+  "unusable": [{"path", "reason"}]}`` (files in the model folders that are not usable adapters)
 - ``GET /t2i-adapter/annotators`` → ``{"annotators": [{"name", "output", "params", "threshold_a", ...}]}``
 - ``POST /t2i-adapter/detect`` ``{"module", "images": [base64, ...], "processor_res", "threshold_a", "threshold_b",
   "annotator_params"}`` → ``{"images": [base64 PNG, ...]}``
@@ -42,6 +43,7 @@ class Services:
     annotators: Callable[[], list[Any]]  # registered annotator objects (name, output, params, suits, description)
     annotate: Callable[..., Any]  # annotate(name, image, **params)
     validate_units: Callable[[list, dict], None]  # (units, request body) → raises UnitArgsError
+    unusable: Callable[[], list[dict]] = lambda: []  # [{"path", "reason"}]: model files that cannot be used
 
 
 def encode_png(image: np.ndarray) -> str:
@@ -73,8 +75,15 @@ def mount(app: Any, services: Services, prefix: str = "/t2i-adapter") -> None:
         base: str = Field(..., description="SD1 or SDXL (? until loaded)")
         path: str
 
+    class UnusableItem(BaseModel):
+        path: str
+        reason: str = Field(..., description="what the file is or what is wrong with it, and what to do")
+
     class ModelsResponse(BaseModel):
         models: list[ModelItem]
+        unusable: list[UnusableItem] = Field(
+            default_factory=list, description="files in the model folders that are not usable adapters, and why"
+        )
 
     class AnnotatorParam(BaseModel):
         name: str
@@ -113,7 +122,8 @@ def mount(app: Any, services: Services, prefix: str = "/t2i-adapter") -> None:
         return VersionResponse(version=__version__)
 
     def models(refresh: bool = False) -> ModelsResponse:
-        return ModelsResponse(models=[ModelItem(**m) for m in services.models(refresh)])
+        listed = [ModelItem(**m) for m in services.models(refresh)]
+        return ModelsResponse(models=listed, unusable=[UnusableItem(**u) for u in services.unusable()])
 
     def annotator_list() -> AnnotatorsResponse:
         items = []

@@ -140,8 +140,12 @@ def test_the_torture_folder_through_the_models_route(tmp_path, monkeypatch):
             for t, m in listed.items()
         ]  # fmt: skip
 
+    def unusable() -> list[dict]:  # what scripts/t2i_adapter.py sends
+        return [{"path": str(p), "reason": r} for p, r in store.unusable().items()]
+
     app = fastapi.FastAPI()
-    http_api.mount(app, http_api.Services(models, lambda: [], lambda *a, **k: None, lambda units, request: None))
+    services = http_api.Services(models, lambda: [], lambda *a, **k: None, lambda units, request: None, unusable)
+    http_api.mount(app, services)
     client = TestClient(app)
     for query in ("", "?refresh=true"):
         r = client.get(f"/t2i-adapter/models{query}")
@@ -149,3 +153,6 @@ def test_the_torture_folder_through_the_models_route(tmp_path, monkeypatch):
         assert {(m["name"], m["kind"], m["base"]) for m in r.json()["models"]} == {
             (stem, *kind_base) for stem, kind_base in GOOD.items()
         }
+        reasons = {u["path"].rsplit("/", 1)[-1]: u["reason"] for u in r.json()["unusable"]}
+        for name, words in {**hostile_models.BAD_OWN, **hostile_models.BAD_SHARED}.items():
+            assert words in reasons[name], (name, reasons.get(name))
