@@ -14,7 +14,6 @@ import json
 import math
 import os
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -533,5 +532,3 @@ def load_base_model(
         return load_diffusers_folder(path, prediction, tokenizer, dtype, cache)
     return load_single_file(path, prediction, tokenizer, dtype, cache)
 
-
-ProgressFn = Callable[[str], None]

@@ -93,11 +93,6 @@ def test_sdxl_single_file_conditions_on_pooled_text_and_sizes(tmp_path, tokenize
     assert out.shape == (1, 4, 8, 8)
 
 
-def _unet_only(family: str) -> dict:
-    sd = tiny_checkpoint_state(family)
-    return sd
-
-
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
