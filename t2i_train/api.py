@@ -79,8 +79,8 @@ def prepare(config: TrainConfig, num_processes: int = 1) -> Plan:
     Nothing is trained or cached."""
     config.validate()
     final = config.output_dir / "adapter.safetensors"
-    if final.exists() and not config.resume:
-        raise ConfigError(f"{final} already exists: choose another --output, or --resume the run that wrote it.")
+    if final.exists():  # checked now, not after hours of training when the export would refuse to overwrite it
+        raise ConfigError(f"{final} already exists: choose another --output (or move the finished adapter away).")
     samples = scan_folder(config.data, config.accepted_min_size, with_annotator=bool(config.annotator))
     if config.annotator:
         import annotators

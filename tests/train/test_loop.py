@@ -72,3 +72,21 @@ def test_bf16_mixed_precision_keeps_a_float32_adapter_and_a_finite_loss(tmp_path
     result = fit(toy_unet(random_weights=True), adapter, mask_dataset(4, 1), _schedule(), "epsilon", cfg, "SD1")
     assert all(p.dtype == torch.float32 for p in result.adapter.parameters())
     assert all(torch.isfinite(torch.tensor(result.losses))) and (_params(result.adapter) - before).abs().max() > 1e-4
+
+
+def test_batches_hold_one_latent_size_and_cover_every_sample_each_epoch():
+    from t2i_train.loop import BatchPlan
+    from t2i_train.precompute import Entry, LatentSet
+
+    def entry(h, w):
+        z = torch.zeros(4, h, w)
+        return Entry(z, z, torch.zeros(1, 8 * h, 8 * w), torch.zeros(77, 8))
+
+    data = LatentSet([entry(8, 8)] * 5 + [entry(6, 10)] * 3)
+    plan = BatchPlan(data, global_batch=2, seed=0)
+    assert plan.per_epoch == 3 + 2  # buckets padded by cycling to whole batches
+    epoch = [plan.global_batch(k) for k in range(plan.per_epoch)]
+    assert all(len({data.sizes[i] for i in b}) == 1 and len(b) == 2 for b in epoch)
+    assert {i for b in epoch for i in b} == set(range(8))
+    assert [plan.global_batch(k) for k in range(plan.per_epoch, 2 * plan.per_epoch)] != epoch  # reshuffled
+    assert BatchPlan(data, 2, seed=0).global_batch(7) == plan.global_batch(7)  # deterministic: resumable
