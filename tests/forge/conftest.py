@@ -7,9 +7,8 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 
-from tests.webui.harness import standin_session
+from tests.webui.harness import fresh_job_state, one_torch_thread, standin_session
 
 FORGE_STANDIN_DIR = Path(__file__).resolve().parent / "standin"
 
@@ -46,25 +45,13 @@ def forge_session(data_dir: Path):
 @pytest.fixture(scope="package")
 def forge_standin(tmp_path_factory):
     pytest.importorskip("gradio", reason="the stand-in builds the extension's UI: needs gradio")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with forge_session(tmp_path_factory.mktemp("forge_data")) as ui:
-            yield ui
-    finally:
-        torch.set_num_threads(threads)
+    with one_torch_thread(), forge_session(tmp_path_factory.mktemp("forge_data")) as ui:
+        yield ui
 
 
 @pytest.fixture()
 def forge(forge_standin):
-    from modules import errors, shared
-
-    forge_standin.use("sd1")
-    saved = dict(shared.opts.data)
-    errors.reported.clear()
-    shared.state.interrupted = False
+    """The Forge stand-in with SD1 loaded, default options, and every compatible cond entry in one UNet call."""
     forge_standin.forge.MAX_ENTRIES_PER_CALL = None
-    yield forge_standin
-    shared.opts.data.clear()
-    shared.opts.data.update(saved)
-    forge_standin.use("sd1")
+    with fresh_job_state(forge_standin) as ui:
+        yield ui

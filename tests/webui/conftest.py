@@ -5,34 +5,19 @@ models folder."""
 from __future__ import annotations
 
 import pytest
-import torch
 
-from .harness import standin_session
+from .harness import fresh_job_state, one_torch_thread, standin_session
 
 
 @pytest.fixture(scope="session")
 def standin(tmp_path_factory):
     pytest.importorskip("gradio", reason="the stand-in builds the extension's UI: needs gradio==3.41.2 (the WebUI's)")
-    # one thread: the tiny UNets gain nothing from two, and OpenMP spinning on a shared 2-core machine costs a lot
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with standin_session(tmp_path_factory.mktemp("webui_data")) as ui:
-            yield ui
-    finally:
-        torch.set_num_threads(threads)
+    with one_torch_thread(), standin_session(tmp_path_factory.mktemp("webui_data")) as ui:
+        yield ui
 
 
 @pytest.fixture()
 def webui(standin):
     """The session's stand-in with SD1 loaded, default options, no interruption and no reported errors."""
-    from modules import errors, shared
-
-    standin.use("sd1")
-    saved = dict(shared.opts.data)
-    errors.reported.clear()
-    shared.state.interrupted = False
-    yield standin
-    shared.opts.data.clear()
-    shared.opts.data.update(saved)
-    standin.use("sd1")
+    with fresh_job_state(standin) as ui:
+        yield ui

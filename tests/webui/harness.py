@@ -255,3 +255,33 @@ def standin_session(data_dir: Path, families=("sd1", "sd2", "sdxl")):
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+@contextlib.contextmanager
+def one_torch_thread():
+    """One torch thread for the block: the tiny UNets gain nothing from two, and OpenMP spinning on a shared 2-core
+    machine costs a lot."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+@contextlib.contextmanager
+def fresh_job_state(ui: StandinWebUI):
+    """SD1 loaded, the options as they were, no interruption and no reported errors, before and after a test."""
+    from modules import errors, shared
+
+    ui.use("sd1")
+    saved = dict(shared.opts.data)
+    errors.reported.clear()
+    shared.state.interrupted = False
+    try:
+        yield ui
+    finally:
+        shared.opts.data.clear()
+        shared.opts.data.update(saved)
+        ui.use("sd1")
+
