@@ -9,7 +9,9 @@ round in a rotating order so drift and other load hit them alike:
 - plain: no unit;
 - first: one enabled unit (annotator "none") with a condition image never sent before, so the job runs the
   adapter's single pass;
-- repeat: one unit with the same image, adapter and size every time: its features come from the cache.
+- repeat: one unit with the same image, adapter and size every time: its features come from the cache;
+- peer first (with ``--peer-model``): the same adapter file and a never-seen condition image as one unit of
+  sd-webui-controlnet (``alwayson_scripts["controlnet"]``, preprocessor "none"), for a side-by-side first job.
 
 It reports, per kind, the median wall time of the request and the median over rounds of its ratio to the plain job
 of the same round; with ``--pid`` (the WebUI's process id, same machine) the same for the server process's CPU time
@@ -71,6 +73,7 @@ def main(argv=None) -> None:
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--sampler", default="Euler")
+    parser.add_argument("--peer-model", help="sd-webui-controlnet's name of the same adapter file (its model_list)")
     args = parser.parse_args(argv)
 
     url = args.url.rstrip("/")
@@ -98,11 +101,19 @@ def main(argv=None) -> None:
     def unit(image: str) -> dict:
         return {"alwayson_scripts": {"t2i-adapter": {"args": [{"model": model, "module": "none", "image": image}]}}}
 
+    def peer(image: str) -> dict:
+        cn = {"enabled": True, "module": "none", "model": args.peer_model, "image": image, "weight": 1.0,
+              "resize_mode": "Crop and Resize", "control_mode": "Balanced", "pixel_perfect": False,
+              "save_detected_map": False}  # fmt: skip
+        return {"alwayson_scripts": {"controlnet": {"args": [cn]}}}
+
     payloads = {
         "plain": lambda: job,
         "first": lambda: {**job, **unit(_png_b64(condition_image(args.size, next(counter))))},
         "repeat": lambda: {**job, **unit(fixed)},
     }
+    if args.peer_model:
+        payloads["peer first"] = lambda: {**job, **peer(_png_b64(condition_image(args.size, next(counter))))}
     wall: dict[str, list[float]] = {k: [] for k in payloads}
     cpu: dict[str, list[float]] = {k: [] for k in payloads}
     images: dict[str, list[str]] = {k: [] for k in payloads}
@@ -122,7 +133,8 @@ def main(argv=None) -> None:
         run(kind, record=False)
     kinds = list(payloads)
     for r in range(args.rounds):
-        for kind in kinds[r % 3 :] + kinds[: r % 3]:
+        shift = r % len(kinds)
+        for kind in kinds[shift:] + kinds[:shift]:
             run(kind, record=True)
 
     assert len(set(images["repeat"])) == 1, "repeat jobs returned different images"
