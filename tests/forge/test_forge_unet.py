@@ -67,13 +67,13 @@ def forge_output(unet, units, cond_or_uncond, x, t, context, y):
         return forge.forge_unet_forward(unet, x, t, text, y, None, options)
 
 
-@pytest.mark.parametrize("family", ["sd1", "sdxl"])
-@pytest.mark.parametrize("mode", ["balanced", "prompt", "adapter"])
-@pytest.mark.parametrize("tokens", [False, True])
+CASES = [(f, m, False) for f in ("sd1", "sdxl") for m in ("balanced", "prompt", "adapter")]
+CASES += [("sd1", m, True) for m in ("balanced", "prompt", "adapter")]  # style tokens are for SD1 checkpoints
+
+
+@pytest.mark.parametrize(("family", "mode", "tokens"), CASES)
 def test_forge_modifiers_equal_the_a1111_hooks(family, mode, tokens):
     spec = TINY_SD1 if family == "sd1" else TINY_SDXL
-    if tokens and family == "sdxl":
-        pytest.skip("style tokens are for SD1 checkpoints")
     unet = build_ldm_unet(spec, seed=1).eval()
     base = "SD1" if family == "sd1" else "SDXL"
     gen = torch.Generator().manual_seed(2)
