@@ -95,3 +95,7 @@ def main(argv=None) -> None:
     rss = f"{rss0:.0f} → {rss1:.0f} ({(rss1 - rss0) / args.jobs:+.2f})" if args.pid else "—"
     print(f"| {args.jobs} | {equal}/{args.jobs} | {per_job:.1f} | {sum(results)}/{len(results)} | {rss} | "
           f"{'identical' if clean else 'DIFFERENT'} |")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
