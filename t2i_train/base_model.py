@@ -318,6 +318,10 @@ def _clip_model(sd: StateDict, act: str, projection: bool) -> nn.Module:
         n = sd["text_model.embeddings.position_embedding.weight"].shape[0]
         sd["text_model.embeddings.position_ids"] = torch.arange(n).unsqueeze(0)
     _load_strict(model, sd, "text encoder")
+    embeddings = model.text_model.embeddings
+    if embeddings.position_ids.is_meta:  # transformers >= 4.31 (Forge's 4.46): a buffer outside the state dict
+        n = embeddings.position_embedding.weight.shape[0]
+        embeddings.register_buffer("position_ids", torch.arange(n).unsqueeze(0), persistent=False)
     return model.eval().requires_grad_(False)
 
 
