@@ -16,7 +16,6 @@ Work is bounded by bytes and opcodes read, so the time and memory spent on a fil
 from __future__ import annotations
 
 import errno
-import fcntl
 import io
 import json
 import math
@@ -33,6 +32,12 @@ from typing import Any, BinaryIO
 import torch
 
 from .errors import AdapterLoadError
+
+try:  # POSIX only; on Windows a models folder holds no FIFOs to fear and files open in binary mode
+    import fcntl
+except ImportError:
+    fcntl = None
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 
 MAX_HEADER_BYTES = 4 << 20  # a safetensors header: ~10 KB for an adapter, ~300 KB for an SDXL checkpoint
 MAX_TENSORS = 50_000  # entries of one file (an SDXL checkpoint has ~2,500)
@@ -123,14 +128,15 @@ def open_regular(path: Path) -> BinaryIO:
         if not stat.S_ISREG(mode):
             raise AdapterLoadError(f"{path.name}: {special_file_reason(mode)}")
         # O_NONBLOCK and fstat: should it have been swapped for a FIFO since, opening it still cannot hang
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = os.open(path, _OPEN_FLAGS)
     except OSError as e:
         raise AdapterLoadError(f"{path.name}: {os_reason(path, e)}") from None
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
             raise AdapterLoadError(f"{path.name}: {special_file_reason(mode)}")
-        fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+        if fcntl is not None:  # back to blocking reads for the regular file
+            fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
         return os.fdopen(fd, "rb")
     except BaseException:
         os.close(fd)

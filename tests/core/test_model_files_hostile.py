@@ -284,3 +284,27 @@ def test_cli_errors_are_one_line_and_an_exit_code_never_a_traceback(tmp_path, ca
     with pytest.raises(SystemExit) as usage:
         main(["convert", str(tmp_path / "a.pth"), "--to", "onnx"])
     assert usage.value.code == 2
+
+
+def test_the_core_imports_and_reads_files_where_fcntl_and_o_nonblock_do_not_exist(tmp_path):
+    """Most WebUI users run Windows: no fcntl module, no os.O_NONBLOCK/O_CLOEXEC."""
+    import subprocess
+    import sys
+
+    from safetensors.torch import save_file
+
+    path = tmp_path / "a.safetensors"
+    save_file({"conv_in.weight": torch.zeros(2, 2)}, str(path))
+    code = f"""
+import os, sys
+sys.modules["fcntl"] = None
+for name in ("O_NONBLOCK", "O_CLOEXEC"):
+    if hasattr(os, name):
+        delattr(os, name)
+from pathlib import Path
+from t2i_ext.sniff import open_regular
+with open_regular(Path({str(path)!r})) as f:
+    print(len(f.read()))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert int(out.stdout) == path.stat().st_size
