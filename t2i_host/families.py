@@ -14,10 +14,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from t2i_ext.nets.base import SD1, SDXL
+
+from .model_store import UNKNOWN  # an adapter whose family only the load can tell
 from .unit_args import UnitArgsError
 
-SD1, SD2, SDXL = "SD1", "SD2", "SDXL"
-UNKNOWN = "?"  # an adapter whose family only the load can tell
+SD2 = "SD2"  # a checkpoint family only: SD1 adapters serve it
 
 
 def checkpoint_family(sd_model: Any) -> str:
