@@ -266,7 +266,7 @@ def annotator_param_types(module: str) -> list[tuple[str, type]]:
 
 # -- images ------------------------------------------------------------------------------------------------------------
 def to_rgb(image: Any) -> np.ndarray:
-    from t2i_host.unit_args import decode_image
+    from t2i_host.images import decode_image
 
     return decode_image(image)
 
