@@ -1014,7 +1014,7 @@ def on_app_started(demo: Any, app: Any) -> None:
             annotators=annotators.list_annotators,
             annotate=annotators.run,
             validate_units=validate_api_units,
-            unusable=lambda: [{"path": str(p), "reason": r} for p, r in STORE.unusable().items()],
+            unusable=STORE.unusable_items,
         ),
     )
     # with --api-auth the guard must not answer before authentication (its messages list model names): bad units are

@@ -524,6 +524,21 @@ def read_config(path: Path) -> dict[str, Any]:
     return config
 
 
+def printable(text: Any) -> str:
+    """``text`` safe for one log line, a JSON string or a label: control characters (a newline in a file name) and
+    undecodable bytes (surrogate escapes from a non-UTF-8 file name) written as escapes; other letters kept."""
+    text = str(text)
+    return text if text.isprintable() else "".join(map(_printable_char, text))
+
+
+def _printable_char(c: str) -> str:
+    if c.isprintable():
+        return c
+    if "\udc80" <= c <= "\udcff":  # os.fsdecode's escape of an undecodable byte: show the byte
+        return f"\\x{ord(c) - 0xDC00:02x}"
+    return ascii(c)[1:-1]
+
+
 def show_name(name: Any, limit: int = 60) -> str:
     """A tensor or global name from a file, safe to show: printable ASCII, shortened."""
     text = ascii(str(name))[1:-1]

@@ -6,7 +6,9 @@
   safetensors header or the pickle's opcodes (interpreted, never executed) without loading any tensor, by the same
   detection rules the loader uses. Results are cached by path + size + mtime.
 - Files that are not usable adapters never reach the model list: :meth:`ModelStore.unusable` maps each to the
-  reason (broken, hostile, a link whose target is gone, a FIFO, another kind of model…), and each is logged once.
+  reason (broken, hostile, a link whose target is gone, a FIFO, another kind of model, a name that is not
+  printable text…), and each is logged once, its path escaped (:func:`t2i_ext.sniff.printable`) so that a newline
+  or an undecodable byte in a file name can neither split the log line nor break the JSON of the models route.
   Folders marked ``mixed`` (the WebUI's ``models/ControlNet``, shared with ControlNets) leave other kinds of
   models out silently: they are expected there. One bad entry never breaks the listing.
 - Names: ``"<file stem> [<short hash>]"``, the short hash being the first 8 hex digits of the file's SHA-256
@@ -33,7 +35,7 @@ from t2i_ext.errors import AdapterLoadError, NotAnAdapterError
 from t2i_ext.formats import diffusers_weights
 from t2i_ext.loading import identify_adapter
 from t2i_ext.nets.base import SD1, SDXL
-from t2i_ext.sniff import open_regular, os_reason, read_config, special_file_reason
+from t2i_ext.sniff import open_regular, os_reason, printable, read_config, special_file_reason
 
 __all__ = ["SD1", "SDXL", "UNKNOWN", "AdapterCache", "ModelInfo", "ModelStore", "file_sha256", "sniff_adapter"]
 
@@ -103,7 +105,7 @@ class ModelStore:
         for path, reason in unusable.items():
             if (path, reason) not in self._logged:  # once per file and reason, not on every refresh
                 self._logged.add((path, reason))
-                LOG.warning("T2I-Adapter: skipped %s: %s", path, reason)
+                LOG.warning("T2I-Adapter: skipped %s: %s", printable(path), printable(reason))
         with self._lock:
             self._models = dict(sorted(models.items(), key=lambda kv: kv[0].lower()))
             self._unusable = dict(sorted(unusable.items()))
@@ -121,12 +123,16 @@ class ModelStore:
             self.refresh()
         return dict(self._unusable)
 
+    def unusable_items(self) -> list[dict[str, str]]:
+        """:meth:`unusable` as the models route lists it: ``[{"path", "reason"}]``, both printable text."""
+        return [{"path": printable(path), "reason": printable(reason)} for path, reason in self.unusable().items()]
+
     def why_unusable(self, name: str) -> str | None:
         """The reason a file named ``name`` (stem or file name) is not listed, if it is one of :meth:`unusable`."""
         key = name.strip().lower()
         for path, reason in self.unusable().items():
             if key in (path.name.lower(), path.stem.lower()):
-                return f"{path.name}: {reason}"
+                return printable(f"{path.name}: {reason}")
         return None
 
     def title(self, info: ModelInfo) -> str:
@@ -181,6 +187,11 @@ def _inspect(path: Path) -> _Verdict:
     except Exception as e:  # a bug must not take the model list down; the line names the file and the error class
         return _Verdict(
             reason=f"could not be read ({type(e).__name__}); try loading it with python -m t2i_ext inspect."
+        )
+    if not str(path).isprintable():  # the title would carry it into the list, the infotext (one line) and JSON
+        return _Verdict(
+            reason="an adapter, but its name has a control character or bytes that are not UTF-8 text, so it cannot "
+            "be listed or named in an infotext; rename the file"
         )
     return _Verdict(info.kind, info.base)
 

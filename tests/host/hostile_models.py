@@ -1,6 +1,7 @@
 """A models folder full of what users' folders really hold beside two good adapters: dangling and looping links,
 a FIFO, a folder named like a file, an unreadable file, an empty file, a zip bomb, a 1M-entry safetensors header,
-a code-payload pickle, a textual inversion, malformed headers and a ControlNet. Built in a test's tmp folder."""
+a code-payload pickle, a textual inversion, malformed headers, a ControlNet, and good adapters whose file names are
+not printable text (a newline, Latin-1 bytes). Built in a test's tmp folder."""
 
 from __future__ import annotations
 
@@ -33,6 +34,9 @@ BAD_OWN = {
     "x5.safetensors": "truncated or corrupt",
     "shape5.safetensors": "truncated or corrupt",
     "control_v11p_canny_own.safetensors": "a ControlNet",
+    # good adapters whose names would break a log line, the infotext and the models route's JSON
+    os.fsdecode(b"canny-\xe9t\xe9.safetensors"): "not UTF-8 text",  # a Latin-1 name from an old archive
+    "canny\nline.safetensors": "a control character",
 }
 # in the mixed (ControlNet) folder: broken entries are reported, other models are left out silently
 BAD_SHARED = {"moved_to_other_drive.safetensors": "a link whose target is missing"}
@@ -79,6 +83,8 @@ def build(root: Path, own: Path | None = None, shared: Path | None = None) -> tu
         own / "shape5.safetensors", json.dumps({"w": {"dtype": "F16", "shape": 5, "data_offsets": [0, 0]}}).encode()
     )
     save_file(CONTROLNET, str(own / "control_v11p_canny_own.safetensors"))
+    for name in ("canny\nline.safetensors", os.fsdecode(b"canny-\xe9t\xe9.safetensors")):
+        save_file(FullAdapter(1, WIDTHS).state_dict(), str(own / name))
 
     (shared / "moved_to_other_drive.safetensors").symlink_to(root / "unmounted-drive" / "cn.safetensors")
     save_file(CONTROLNET, str(shared / "control_v11p_canny.safetensors"))

@@ -15,6 +15,7 @@ from safetensors.torch import save_file
 
 from t2i_ext import AdapterLoadError
 from t2i_ext.nets import FullAdapter
+from t2i_ext.sniff import printable
 from t2i_host.model_store import AdapterCache, ModelStore
 
 from . import hostile_models
@@ -117,7 +118,8 @@ def test_the_torture_folder_lists_both_good_adapters_and_reports_each_bad_entry_
     lines = skipped_lines(caplog)
     assert len(lines) == len(unusable)
     for name in unusable:
-        assert sum(name in line for line in lines) == 1, name
+        assert sum(printable(name) in line for line in lines) == 1, name
+    assert not any("\n" in line for line in lines)  # a newline in a file name cannot forge a log line
     assert not marker.exists()
     assert elapsed < 30, f"scan took {elapsed:.1f} s"
 
@@ -140,11 +142,10 @@ def test_the_torture_folder_through_the_models_route(tmp_path, monkeypatch):
             for t, m in listed.items()
         ]  # fmt: skip
 
-    def unusable() -> list[dict]:  # what scripts/t2i_adapter.py sends
-        return [{"path": str(p), "reason": r} for p, r in store.unusable().items()]
-
     app = fastapi.FastAPI()
-    services = http_api.Services(models, lambda: [], lambda *a, **k: None, lambda units, request: None, unusable)
+    services = http_api.Services(
+        models, lambda: [], lambda *a, **k: None, lambda units, request: None, store.unusable_items
+    )  # as scripts/t2i_adapter.py mounts them
     http_api.mount(app, services)
     client = TestClient(app)
     for query in ("", "?refresh=true"):
@@ -155,4 +156,5 @@ def test_the_torture_folder_through_the_models_route(tmp_path, monkeypatch):
         }
         reasons = {u["path"].rsplit("/", 1)[-1]: u["reason"] for u in r.json()["unusable"]}
         for name, words in {**hostile_models.BAD_OWN, **hostile_models.BAD_SHARED}.items():
-            assert words in reasons[name], (name, reasons.get(name))
+            assert words in reasons[printable(name)], (name, reasons.get(printable(name)))
+    assert "canny-\\xe9t\\xe9.safetensors" in reasons and "canny\\nline.safetensors" in reasons  # the bytes, escaped
