@@ -115,8 +115,8 @@ class AlwaysonArgsGuard:
 def _decode(body: bytes) -> Any:
     try:
         return json.loads(body or b"null")
-    except (ValueError, UnicodeDecodeError):
-        return None  # not JSON: FastAPI answers that itself
+    except (ValueError, RecursionError):  # ValueError includes UnicodeDecodeError
+        return None  # not JSON (or nested too deeply to parse): FastAPI answers that itself
 
 
 def _refusal(e: Exception) -> tuple[int, dict]:

@@ -231,8 +231,8 @@ class UnitArgs:
             if key == "annotator_params":
                 try:
                     values[key] = json.loads(raw)
-                except json.JSONDecodeError:
-                    raise UnitArgsError(f"not valid JSON: {raw!r}", key, unit) from None
+                except (json.JSONDecodeError, RecursionError):  # a pasted infotext is anybody's text
+                    raise UnitArgsError(f"not valid JSON: {raw[:80]!r}", key, unit) from None
             else:
                 values[key] = raw
         return cls.parse(values, unit, known_modules)

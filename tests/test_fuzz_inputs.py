@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -127,3 +128,27 @@ def test_unit_dicts_parse_or_raise_a_unit_args_error_naming_a_field(raw):
     assert isinstance(args.processor_res, int)
     assert UnitArgs.from_infotext(args.to_infotext(), 0).to_dict(with_image=False) == args.to_dict(with_image=False)
 
+
+
+# an infotext is anybody's text: it arrives pasted from a downloaded PNG, or in an API request's "infotext"
+infotext_pieces = st.sampled_from(
+    [*NAMES, ":", ",", " ", '"', '\\"', "\\", "{", "}", "[", "]", "\n", "\x00", "1e999", "nan", "-1", "0.5", "canny"]
+)
+infotexts = st.lists(infotext_pieces | st.text(max_size=6), max_size=24).map("".join)
+
+
+@settings(FUZZ, max_examples=300)
+@given(infotexts)
+def test_any_infotext_gives_a_unit_or_a_unit_args_error(text):
+    try:
+        args = UnitArgs.from_infotext(text, 1)
+    except UnitArgsError as e:
+        assert e.unit == 1 and e.status_code == 422, str(e)
+        return
+    assert UnitArgs.from_infotext(args.to_infotext(), 1) == args
+
+
+def test_deeply_nested_annotator_params_in_an_infotext_are_refused_naming_the_field():
+    with pytest.raises(UnitArgsError, match="not valid JSON") as e:
+        UnitArgs.from_infotext('annotator_params: "' + "[" * 100_000 + '"', 0)
+    assert e.value.field == "annotator_params"
