@@ -365,6 +365,7 @@ def load_state_dict(
     path = Path(path)
     if not path.is_file():
         raise WeightsUnavailableError(f"weight file {str(path)!r} does not exist")
+    _check_bounded(path)
     if path.suffix == ".safetensors":
         from safetensors import safe_open
 
@@ -391,6 +392,25 @@ def load_state_dict(
     if keep is not None:
         state = {k: v for k, v in state.items() if keep(k)}
     return state
+
+
+def _check_bounded(path: Path) -> None:
+    """The adapter core's bounded reading of the file's header or pickle, before any tensor is loaded: a file lying
+    in the models folder (a zip bomb, a 1M-entry header, a pickle that runs code, a FIFO swapped in) costs no more
+    than its own bytes, and is refused with the reason."""
+    from t2i_ext.errors import AdapterLoadError, UnsafePickleError
+    from t2i_ext.formats import read_file
+
+    try:
+        read_file(path, load=False)
+    except UnsafePickleError as e:
+        raise UnsafeWeightsError(
+            f"refused to load {path}: its pickle tries to run code ({e.target}); nothing in it was run. Use the "
+            "published file (see annotators.weights.WEIGHTS) or a .safetensors copy."
+        ) from None
+    except AdapterLoadError as e:
+        reason = str(e).removeprefix(f"{path.name}: ")
+        raise WeightsError(f"{path} is not a readable weight file: {reason} Delete it and download it again.") from None
 
 
 def canonical_state_dict(obj: Any, what: str = "weights") -> dict[str, Any]:

@@ -13,6 +13,14 @@ class NotAnAdapterError(AdapterLoadError):
     """A readable model file that is something else (a ControlNet, a LoRA, …): expected in shared model folders."""
 
 
+class UnsafePickleError(AdapterLoadError):
+    """A pickle that would run code when loaded (``target``: the callable it names); refused, never run."""
+
+    def __init__(self, message: str, target: str) -> None:
+        super().__init__(message)
+        self.target = target
+
+
 class ConditionError(AdapterError, ValueError):
     """A condition image cannot be turned into the tensor an adapter expects."""
 

@@ -31,7 +31,7 @@ from typing import Any, BinaryIO
 
 import torch
 
-from .errors import AdapterLoadError
+from .errors import AdapterLoadError, UnsafePickleError
 
 try:  # POSIX only; on Windows a models folder holds no FIFOs to fear and files open in binary mode
     import fcntl
@@ -446,9 +446,10 @@ class _Interpreter:
     def _refuse(self, target: str) -> None:
         module, _, rest = target.partition(".")
         shown = f"os.{rest}" if module in ("posix", "nt") else target  # os.system pickles as posix.system
-        raise AdapterLoadError(
+        raise UnsafePickleError(
             f"{self.name}: a pickle that tries to run code ({show_name(shown)}), refused to load. Adapter files hold "
-            "only tensors and no code from a model file is ever run: get a .safetensors copy of this adapter."
+            "only tensors and no code from a model file is ever run: get a .safetensors copy of this adapter.",
+            show_name(shown),
         )
 
     def _call(self, func: Any, args: tuple) -> Any:

@@ -280,3 +280,24 @@ def test_verify_weights_compares_a_local_file_with_the_published_hash(tmp_path, 
     assert weights.verify_weights("tiny.pth") is False
     monkeypatch.setitem(weights.WEIGHTS, "tiny.pth", _spec(sha=None))
     assert weights.verify_weights("tiny.pth") is None
+
+
+def test_a_zip_bomb_or_a_giant_header_among_the_annotator_weights_is_refused_unread(tmp_path):
+    # the adapter core's bounded reading runs first: declared sizes that do not fit the file, headers no model has
+    import struct
+    import zipfile
+
+    bomb = tmp_path / "ControlNetHED.pth"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as z, z.open("archive/data.pkl", "w", force_zip64=True) as f:
+        for _ in range(64):
+            f.write(b"\0" * (1 << 20))
+    with pytest.raises(weights.WeightsError, match="zip bomb") as e:
+        weights.load_state_dict(bomb)
+    assert "download it again" in str(e.value)
+
+    giant = tmp_path / "clip_vision.safetensors"
+    entry = '"t{}":{{"dtype":"F16","shape":[0],"data_offsets":[0,0]}}'
+    header = ("{" + ",".join(entry.format(i) for i in range(1_000_000)) + "}").encode()
+    giant.write_bytes(struct.pack("<Q", len(header)) + header)
+    with pytest.raises(weights.WeightsError, match="larger than any model's"):
+        weights.load_state_dict(giant)
