@@ -328,23 +328,30 @@ def _clip_model(sd: StateDict, act: str, projection: bool) -> nn.Module:
 # --------------------------------------------------------------------------------------------------------------
 # single files
 def read_checkpoint(path: Path) -> StateDict:
-    """Tensors of an A1111 checkpoint; pickles only through ``torch.load(weights_only=True)``."""
+    """Tensors of an A1111 checkpoint, by content (a renamed file is read as what it is), through the adapter
+    core's bounded reader: header and pickle checked before any tensor is read, pickles never run."""
     if not path.exists():
         raise BaseModelError(f"base model {path} does not exist.")
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
+    if path.suffix not in (".safetensors", ".ckpt", ".pt", ".pth", ".bin"):
+        raise BaseModelError(f"{path.name}: expected a .safetensors or .ckpt single file, or a diffusers folder.")
+    obj = _read_tensors(path)
+    return obj.get("state_dict", obj) if isinstance(obj.get("state_dict"), dict) else obj
 
-        return load_file(str(path))
-    if path.suffix in (".ckpt", ".pt", ".pth", ".bin"):
-        try:
-            obj = torch.load(str(path), map_location="cpu", weights_only=True)
-        except Exception as e:  # noqa: BLE001 — any unpickling failure gets the same advice
-            raise BaseModelError(
-                f"{path.name} could not be read as tensors only ({type(e).__name__}: {str(e)[:200]}); pickles with "
-                "code are refused. Convert it to .safetensors (e.g. with the WebUI's checkpoint merger) and retry."
-            ) from None
-        return obj.get("state_dict", obj) if isinstance(obj, dict) else obj
-    raise BaseModelError(f"{path.name}: expected a .safetensors or .ckpt single file, or a diffusers folder.")
+
+def _read_tensors(path: Path) -> StateDict:
+    from t2i_ext.errors import AdapterLoadError, UnsafePickleError
+    from t2i_ext.formats import read_file
+
+    try:
+        return read_file(path, load=True)[0]
+    except UnsafePickleError as e:
+        raise BaseModelError(
+            f"{path.name}: its pickle tries to run code ({e.target}); refused, nothing in it was run. Use a "
+            ".safetensors copy of the model."
+        ) from None
+    except AdapterLoadError as e:
+        reason = str(e).removeprefix(f"{path.name}: ")
+        raise BaseModelError(f"{path.name} could not be read: {reason}") from None
 
 
 def detect_family(sd: StateDict) -> str:
@@ -381,8 +388,13 @@ def _sub(sd: StateDict, prefix: str) -> StateDict:
     return {k[len(prefix) :]: v for k, v in sd.items() if k.startswith(prefix)}
 
 
-def _schedule(sd: StateDict | None = None, beta_start: float = 0.00085, beta_end: float = 0.012,
-              steps: int = 1000, schedule: str = "scaled_linear") -> torch.Tensor:
+def _schedule(
+    sd: StateDict | None = None,
+    beta_start: float = 0.00085,
+    beta_end: float = 0.012,
+    steps: int = 1000,
+    schedule: str = "scaled_linear",
+) -> torch.Tensor:
     if sd is not None and "alphas_cumprod" in sd:
         return sd["alphas_cumprod"].double()
     if schedule == "scaled_linear":
@@ -395,8 +407,11 @@ def _schedule(sd: StateDict | None = None, beta_start: float = 0.00085, beta_end
 
 
 def load_single_file(
-    path: Path, prediction: str = "auto", tokenizer: str | os.PathLike | None = None,
-    dtype: torch.dtype = torch.float32, cache: str | os.PathLike | None = None,
+    path: Path,
+    prediction: str = "auto",
+    tokenizer: str | os.PathLike | None = None,
+    dtype: torch.dtype = torch.float32,
+    cache: str | os.PathLike | None = None,
 ) -> BaseModel:
     sd = read_checkpoint(path)
     family = detect_family(sd)
@@ -408,8 +423,13 @@ def load_single_file(
     prediction = "epsilon" if prediction == "auto" else prediction
     tok = find_tokenizer_folder(tokenizer, cache)
     if family == SD1:
-        towers = [TextTower(_clip_model(_sub(sd, "cond_stage_model.transformer."), "quick_gelu", False),
-                            clip_tokenizer(tok, PAD_EOS), "last")]
+        towers = [
+            TextTower(
+                _clip_model(_sub(sd, "cond_stage_model.transformer."), "quick_gelu", False),
+                clip_tokenizer(tok, PAD_EOS),
+                "last",
+            )
+        ]
     elif family == SD2:
         hf = keymaps.open_clip_text_to_hf(_sub(sd, "cond_stage_model.model."))
         hf.pop("text_projection.weight", None)
@@ -417,8 +437,11 @@ def load_single_file(
     else:
         big_g = keymaps.open_clip_text_to_hf(_sub(sd, "conditioner.embedders.1.model."))
         towers = [
-            TextTower(_clip_model(_sub(sd, "conditioner.embedders.0.transformer."), "quick_gelu", False),
-                      clip_tokenizer(tok, PAD_EOS), "penultimate"),
+            TextTower(
+                _clip_model(_sub(sd, "conditioner.embedders.0.transformer."), "quick_gelu", False),
+                clip_tokenizer(tok, PAD_EOS),
+                "penultimate",
+            ),
             TextTower(_clip_model(big_g, "gelu", True), clip_tokenizer(tok, PAD_OPEN_CLIP), "penultimate", True),
         ]
     return BaseModel(
@@ -436,15 +459,17 @@ def load_single_file(
 # --------------------------------------------------------------------------------------------------------------
 # diffusers folders
 def _read_weights(folder: Path, what: str) -> StateDict:
-    for name in ("diffusion_pytorch_model.safetensors", "model.safetensors", "diffusion_pytorch_model.fp16.safetensors",
-                 "model.fp16.safetensors"):
+    for name in (
+        "diffusion_pytorch_model.safetensors",
+        "model.safetensors",
+        "diffusion_pytorch_model.fp16.safetensors",
+        "model.fp16.safetensors",
+    ):
         if (folder / name).exists():
-            from safetensors.torch import load_file
-
-            return load_file(str(folder / name))
+            return _read_tensors(folder / name)
     for name in ("diffusion_pytorch_model.bin", "pytorch_model.bin"):
         if (folder / name).exists():
-            return torch.load(str(folder / name), map_location="cpu", weights_only=True)
+            return _read_tensors(folder / name)
     raise BaseModelError(
         f"the diffusers folder's {what} has no weights ({folder}/diffusion_pytorch_model.safetensors)."
     )
@@ -457,8 +482,11 @@ def _json(path: Path) -> dict:
 
 
 def load_diffusers_folder(
-    folder: Path, prediction: str = "auto", tokenizer: str | os.PathLike | None = None,
-    dtype: torch.dtype = torch.float32, cache: str | os.PathLike | None = None,
+    folder: Path,
+    prediction: str = "auto",
+    tokenizer: str | os.PathLike | None = None,
+    dtype: torch.dtype = torch.float32,
+    cache: str | os.PathLike | None = None,
 ) -> BaseModel:
     index = _json(folder / "model_index.json")
     if index.get("_class_name") not in ("StableDiffusionPipeline", "StableDiffusionXLPipeline"):
@@ -500,17 +528,28 @@ def load_diffusers_folder(
         return _clip_model(sd, cfg.get("hidden_act", "quick_gelu"), projection)
 
     if family == SD1:
-        towers = [TextTower(text_model("text_encoder", False), clip_tokenizer(tok_folder("tokenizer"), PAD_EOS),
-                            "last")]
+        towers = [
+            TextTower(text_model("text_encoder", False), clip_tokenizer(tok_folder("tokenizer"), PAD_EOS), "last")
+        ]
     elif family == SD2:
-        towers = [TextTower(text_model("text_encoder", False),
-                            clip_tokenizer(tok_folder("tokenizer"), PAD_OPEN_CLIP), "penultimate+ln")]
+        towers = [
+            TextTower(
+                text_model("text_encoder", False),
+                clip_tokenizer(tok_folder("tokenizer"), PAD_OPEN_CLIP),
+                "penultimate+ln",
+            )
+        ]
     else:
         towers = [
-            TextTower(text_model("text_encoder", False), clip_tokenizer(tok_folder("tokenizer"), PAD_EOS),
-                      "penultimate"),
-            TextTower(text_model("text_encoder_2", True),
-                      clip_tokenizer(tok_folder("tokenizer_2"), PAD_OPEN_CLIP), "penultimate", True),
+            TextTower(
+                text_model("text_encoder", False), clip_tokenizer(tok_folder("tokenizer"), PAD_EOS), "penultimate"
+            ),
+            TextTower(
+                text_model("text_encoder_2", True),
+                clip_tokenizer(tok_folder("tokenizer_2"), PAD_OPEN_CLIP),
+                "penultimate",
+                True,
+            ),
         ]
     return BaseModel(
         family=family,
@@ -518,15 +557,23 @@ def load_diffusers_folder(
         vae=build_vae(vae_sd, family, vcfg.get("scaling_factor")),
         text=TextEncoders(towers, family),
         prediction=prediction,
-        alphas_cumprod=_schedule(None, sched.get("beta_start", 0.00085), sched.get("beta_end", 0.012),
-                                 sched.get("num_train_timesteps", 1000), sched.get("beta_schedule", "scaled_linear")),
+        alphas_cumprod=_schedule(
+            None,
+            sched.get("beta_start", 0.00085),
+            sched.get("beta_end", 0.012),
+            sched.get("num_train_timesteps", 1000),
+            sched.get("beta_schedule", "scaled_linear"),
+        ),
         source=str(folder),
     )
 
 
 def load_base_model(
-    source: str | os.PathLike, prediction: str = "auto", tokenizer: str | os.PathLike | None = None,
-    dtype: torch.dtype = torch.float32, cache: str | os.PathLike | None = None,
+    source: str | os.PathLike,
+    prediction: str = "auto",
+    tokenizer: str | os.PathLike | None = None,
+    dtype: torch.dtype = torch.float32,
+    cache: str | os.PathLike | None = None,
 ) -> BaseModel:
     """Load a base model (single file or diffusers folder), frozen; ``prediction``: ``auto``/``epsilon``/``v``."""
     if prediction not in ("auto", "epsilon", "v"):
@@ -535,4 +582,3 @@ def load_base_model(
     if path.is_dir():
         return load_diffusers_folder(path, prediction, tokenizer, dtype, cache)
     return load_single_file(path, prediction, tokenizer, dtype, cache)
-

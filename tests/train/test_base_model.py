@@ -120,3 +120,25 @@ def test_missing_tokenizer_files_name_what_to_do(tmp_path, monkeypatch):
 def test_built_tokenizer_matches_open_clip_ids(tokenizer_cache):
     t = tok.clip_tokenizer(tok.find_tokenizer_folder(None, tokenizer_cache))
     assert t("a photo of a cat").input_ids == [49406, 320, 1125, 539, 320, 2368, 49407]
+
+
+def test_checkpoints_are_read_by_content_through_the_bounded_reader(tmp_path):
+    from t2i_train.base_model import read_checkpoint
+
+    state = {"model.diffusion_model.input_blocks.0.0.weight": torch.zeros(2, 4, 3, 3)}
+    renamed = tmp_path / "model.safetensors"  # a torch.save file with the wrong suffix: read as what it is
+    torch.save({"state_dict": state}, renamed)
+    assert list(read_checkpoint(renamed)) == list(state)
+
+    class Payload:
+        def __reduce__(self):
+            return (print, ("pwned",))
+
+    evil = tmp_path / "evil.ckpt"
+    torch.save({"state_dict": state, "x": Payload()}, evil)
+    with pytest.raises(BaseModelError, match=r"tries to run code \(\w+\.print\)"):
+        read_checkpoint(evil)
+    broken = tmp_path / "broken.safetensors"
+    broken.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}......")
+    with pytest.raises(BaseModelError, match="broken.safetensors could not be read"):
+        read_checkpoint(broken)
