@@ -60,7 +60,7 @@ class Plan:
             f"UNet {sum(p.numel() for p in self.base.unet.parameters()) / 1e6:.1f} M params)",
             f"adapter    : {self.adapter.describe()}" + (f" (fine-tuning {c.init_adapter})" if c.init_adapter else ""),
             f"data       : {n} pairs in {c.data}" + (f", maps by annotator {c.annotator!r}" if c.annotator else ""),
-            f"sizes      : " + ", ".join(f"{w * 8}×{h * 8}: {k}" for (h, w), k in sorted(self.buckets.items())),
+            "sizes      : " + ", ".join(f"{w * 8}×{h * 8}: {k}" for (h, w), k in sorted(self.buckets.items())),
             f"schedule   : {c.steps} steps × batch {c.batch_size} × accumulation {c.grad_accumulation} × "
             f"{self.num_processes} process(es) = {self.global_batch} images a step, ≈ "
             f"{c.steps * c.grad_accumulation / steps_per_epoch:.1f} epochs; AdamW lr {c.learning_rate:g}",

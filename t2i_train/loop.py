@@ -22,11 +22,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from .attention import use_sdpa
 from .base_model import Conditioning, context_depth
 from .config import TrainConfig
 from .errors import ConfigError
 from .precompute import LatentSet
-from .attention import use_sdpa
 from .recipe import Batch, adapter_loss, enable_gradient_checkpointing
 
 

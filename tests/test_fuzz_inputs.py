@@ -96,7 +96,7 @@ def test_canny_takes_any_image_or_says_what_is_wrong(image):
     assert out.dtype == np.uint8 and out.ndim == 2 and set(np.unique(out)) <= {0, 255}
 
 
-# -- unit dicts ---------------------------------------------------------------------------------------------------------
+# -- unit dicts --------------------------------------------------------------------------------------------------------
 NAMES = sorted({f for f in UnitArgs.__dataclass_fields__} | set(FIELD_ALIASES) | set(IGNORED_FIELDS))
 scalars = (
     st.none()

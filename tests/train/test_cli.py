@@ -31,8 +31,8 @@ def test_bad_data_and_unknown_models_fail_before_any_work(tmp_path, sd1_file, to
     rc = main(["train", str(sd1_file), str(data), "-o", str(tmp_path / "out"), "--resolution", "64"])
     assert rc == 2 and "000.png has no condition map" in capsys.readouterr().err
     (tmp_path / "lora.safetensors").write_bytes(b"")
-    from safetensors.torch import save_file
     import torch
+    from safetensors.torch import save_file
 
     save_file({"lora_unet_x.lora_down.weight": torch.zeros(2)}, str(tmp_path / "lora.safetensors"))
     Image.new("L", (64, 64)).save(data / "conditions" / "000.png")
