@@ -353,8 +353,19 @@ def batch_folder_image(folder: str, p: Any, unit: int) -> np.ndarray:
             raise UnitArgsError(f"no condition image named '{stem}.*' in '{folder}'", "batch_folder", unit)
     from PIL import Image
 
-    with Image.open(match) as im:
-        return to_rgb(im)
+    from t2i_host.images import open_image
+
+    try:
+        with Image.open(match) as im:  # size-checked before decoding, upright as the WebUI reads the inputs
+            return open_image(im, exif_transpose=True)
+    except ValueError as e:  # over the pixel limit, or undecodable: the message says what to send instead
+        raise UnitArgsError(f"condition image {match.name}: {e}", "batch_folder", unit) from None
+    except (OSError, Image.DecompressionBombError):
+        raise UnitArgsError(
+            f"condition image {match.name} is not a readable image (or is far too large); replace it",
+            "batch_folder",
+            unit,
+        ) from None
 
 
 # -- the job -----------------------------------------------------------------------------------------------------------

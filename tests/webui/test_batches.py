@@ -96,3 +96,25 @@ def test_img2img_batch_tab_takes_condition_images_from_a_folder_by_file_name(web
         assert_calls_match(
             webui.unet, calls, [t2i_ext.AdapterUnit(features=features_for(canny(webui), [shapes(seed=seed)]))], [0]
         )
+
+
+def test_a_batch_folder_condition_image_over_the_pixel_limit_or_unreadable_is_an_error_naming_the_folder(
+    webui, tmp_path, monkeypatch
+):
+    from t2i_host import images
+
+    inputs, conds = tmp_path / "in", tmp_path / "cond"
+    inputs.mkdir()
+    conds.mkdir()
+    Image.fromarray(np.full((64, 64, 3), 90, np.uint8)).save(inputs / "a.png")
+    Image.fromarray(shapes(seed=20)).save(conds / "a.png")
+    unit = {"enabled": True, "model": webui.adapters["canny"], "module": "none", "batch_folder": str(conds)}
+    monkeypatch.setattr(images, "MAX_PIXELS", 64 * 63)  # the 64×64 condition stands for a decompression bomb
+    with UNetRecorder(webui.unet) as rec, pytest.raises(Exception, match="a.png: image is 64×64.*megapixel limit"):
+        webui.img2img_batch(str(inputs), [unit])
+    assert rec.calls == []
+    monkeypatch.undo()
+    (conds / "a.png").write_bytes(b"<html>not found</html>")
+    with UNetRecorder(webui.unet) as rec, pytest.raises(Exception, match="a.png is not a readable image"):
+        webui.img2img_batch(str(inputs), [unit])
+    assert rec.calls == []
