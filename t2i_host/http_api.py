@@ -21,6 +21,7 @@ API guard's error shape: ``detail`` says what is wrong and what to send, ``field
 
 import base64
 import io
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -154,9 +155,14 @@ def mount(app: Any, services: Services, prefix: str = "/t2i-adapter") -> None:
             )
         return AnnotatorsResponse(annotators=items)
 
+    # one detection at a time: each holds its decoded images and an annotator's activations (hundreds of MB for a
+    # large image or a depth network); concurrent requests wait instead of multiplying that
+    detecting = threading.Lock()
+
     def detect(request: DetectRequest) -> Any:
         try:
-            return DetectResponse(images=[encode_png(m) for m in detect_maps(request)])
+            with detecting:
+                return DetectResponse(images=[encode_png(m) for m in detect_maps(request)])
         except UnitArgsError as e:  # the guard's error shape: the message and the offending field
             return JSONResponse(status_code=422, content=error_body(str(e), e.field))
 

@@ -153,3 +153,35 @@ def test_alwayson_unit_with_a_bad_image_is_422_naming_the_image(client, image, w
     unit = {"model": "known [12345678]", "image": bomb_png_b64() if image == "bomb" else image}
     r = client.post("/sdapi/v1/txt2img", json={"prompt": "x", "alwayson_scripts": {"t2i-adapter": {"args": [unit]}}})
     assert r.status_code == 422 and r.json()["field"] == "image" and words in r.json()["detail"]
+
+
+def test_concurrent_detections_run_one_at_a_time():
+    import threading
+    import time
+
+    running, most = [0], [0]
+    lock = threading.Lock()
+
+    def annotate(module, image, **kwargs):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.2)
+        with lock:
+            running[0] -= 1
+        return image[..., 0]
+
+    app = fastapi.FastAPI()
+    services = http_api.Services(lambda refresh: [], annotators.list_annotators, annotate, validate)
+    http_api.mount(app, services)
+    client = TestClient(app)
+    body = {"module": "canny", "images": [png_b64(np.zeros((8, 8, 3), np.uint8))]}
+    codes = []
+    threads = [
+        threading.Thread(target=lambda: codes.append(client.post("/t2i-adapter/detect", json=body))) for _ in range(4)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [r.status_code for r in codes] == [200] * 4 and most[0] == 1
