@@ -61,6 +61,19 @@ def _readable(path: Path) -> tuple[int, int] | str:
         return f"{type(e).__name__}: {str(e)[:80]}"
 
 
+def _caption(txt: Path) -> str | None:
+    """The caption beside an image ("" when there is none); None when it is not a readable UTF-8 text file (a
+    Latin-1 file from another tool, a folder or a FIFO named like one, something huge)."""
+    if not os.path.lexists(txt):
+        return ""
+    try:
+        if not txt.is_file() or txt.stat().st_size > 1 << 20:
+            return None
+        return txt.read_text(encoding="utf-8-sig").strip()  # -sig: Windows editors' byte-order mark
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
 def scan_folder(folder: str | os.PathLike, min_size: int, with_annotator: bool = False) -> list[Sample]:
     """All pairs of ``folder``, validated; raises :class:`DatasetError` listing every problem at once:
     unpaired files by name, unreadable images or maps, images smaller than ``min_size`` on their short side, and
@@ -102,8 +115,12 @@ def scan_folder(folder: str | os.PathLike, min_size: int, with_annotator: bool =
                 )
         elif not with_annotator:
             continue
-        txt = path.with_suffix(".txt")
-        caption = txt.read_text(encoding="utf-8").strip() if txt.exists() else ""
+        caption = _caption(path.with_suffix(".txt"))
+        if caption is None:
+            problems.append(
+                f"caption {path.with_suffix('.txt').name} is not a UTF-8 text file under 1 MB: save it as UTF-8 text"
+            )
+            continue
         samples.append(Sample(stem, path, cond, caption, size))
     if problems:
         raise DatasetError(str(folder), problems)

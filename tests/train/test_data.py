@@ -34,6 +34,23 @@ def test_valid_folder_gives_pairs_with_captions(tmp_path):
     assert -1 <= image.min() and image.max() <= 1 and set(cond.ravel().tolist()) <= {0.0, 1.0}
 
 
+def test_captions_that_are_not_utf8_text_are_reported_and_a_bom_is_dropped(tmp_path):
+    import os
+
+    root = write_pairs(tmp_path / "d", 4)
+    (root / "images" / "000.txt").write_bytes("caf\xe9 au lait".encode("latin-1"))  # saved by another tool
+    (root / "images" / "001.txt").unlink()
+    os.mkfifo(root / "images" / "001.txt")  # would hang a plain read
+    (root / "images" / "002.txt").write_bytes("\ufeffa red house".encode("utf-8"))  # Notepad's byte-order mark
+    with pytest.raises(DatasetError) as err:
+        scan_folder(root, min_size=64)
+    assert len(err.value.problems) == 2
+    assert "000.txt is not a UTF-8 text file" in str(err.value) and "001.txt" in str(err.value)
+    (root / "images" / "000.txt").write_text("café au lait", encoding="utf-8")
+    (root / "images" / "001.txt").unlink()
+    assert [s.caption for s in scan_folder(root, min_size=64)][:3] == ["café au lait", "", "a red house"]
+
+
 @pytest.mark.parametrize("multiple", [8, 16])
 def test_centre_crop_and_buckets_give_the_families_size_multiples(multiple):
     crop = place((300, 500), 128, multiple, buckets=False)
