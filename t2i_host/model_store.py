@@ -42,6 +42,7 @@ __all__ = ["SD1", "SDXL", "UNKNOWN", "AdapterCache", "ModelInfo", "ModelStore", 
 LOG = logging.getLogger("t2i_adapter.model_store")
 WEIGHT_SUFFIXES = (".safetensors", ".pth", ".pt", ".ckpt", ".bin")
 UNKNOWN = "?"
+MAX_SCAN_ENTRIES = 200_000  # files and folders under one models folder; users' folders hold hundreds
 
 
 @dataclass(frozen=True)
@@ -238,8 +239,21 @@ def _weights_file(path: Path) -> Path:
 
 def _candidates(folder: Path) -> Iterable[Path]:
     """Entries that may be adapters: weight-named files (links, FIFOs… included, to be reported), folders with a
-    ``config.json`` (diffusers), folders named like weight files (reported). Folder links are not followed."""
+    ``config.json`` (diffusers), folders named like weight files (reported). Folder links are not followed.
+
+    At most :data:`MAX_SCAN_ENTRIES` entries are looked at per folder: a models-folder setting that points at a drive
+    or home folder by mistake must not stall the panel and the start-up for minutes."""
+    seen = 0
     for root, dirs, files in os.walk(folder):
+        seen += len(dirs) + len(files)
+        if seen > MAX_SCAN_ENTRIES:
+            LOG.warning(
+                "T2I-Adapter: stopped scanning %s after %s entries; point the models folder setting at the folder "
+                "that holds the adapters",
+                printable(folder),
+                f"{MAX_SCAN_ENTRIES:,}",
+            )
+            return
         root_path = Path(root)
         if "config.json" in files and _is_diffusers_folder(root_path, files):
             dirs[:] = []

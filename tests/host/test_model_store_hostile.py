@@ -158,3 +158,19 @@ def test_the_torture_folder_through_the_models_route(tmp_path, monkeypatch):
         for name, words in {**hostile_models.BAD_OWN, **hostile_models.BAD_SHARED}.items():
             assert words in reasons[printable(name)], (name, reasons.get(printable(name)))
     assert "canny-\\xe9t\\xe9.safetensors" in reasons and "canny\\nline.safetensors" in reasons  # the bytes, escaped
+
+
+def test_a_folder_setting_pointing_at_a_whole_drive_stops_scanning_with_a_warning(tmp_path, caplog, monkeypatch):
+    from t2i_host import model_store
+
+    folder = tmp_path / "drive"
+    good_adapter(folder)  # top level: found before the limit
+    junk = folder / "photos"
+    junk.mkdir()
+    for i in range(60):
+        (junk / f"{i}.jpg").write_bytes(b"")
+    monkeypatch.setattr(model_store, "MAX_SCAN_ENTRIES", 40)
+    with caplog.at_level(logging.WARNING):
+        models = refresh(ModelStore([(folder, False)]))
+    assert [info.stem for info in models.values()] == ["t2iadapter_canny_sd14v1"]
+    assert any("stopped scanning" in r.getMessage() and "40" in r.getMessage() for r in caplog.records)
