@@ -24,7 +24,7 @@ import torch
 
 from .errors import AdapterLoadError, NotAnAdapterError
 from .keys import diffusers_to_original, is_diffusers_layout
-from .sniff import TensorInfo, container, open_regular, pickle_contents, read_config, safetensors_header
+from .sniff import TensorInfo, container, open_regular, os_reason, pickle_contents, read_config, safetensors_header
 
 Source = Union[str, "os.PathLike[str]", dict]
 
@@ -76,11 +76,14 @@ def _read(source: Source, load: bool) -> RawWeights:
 def read_file(path: Path, load: bool = True) -> tuple[dict, str]:
     """Tensors (or their :class:`TensorInfo`) of one weights file, sniffed by content, and its format's name."""
     with open_regular(path) as f:
-        kind = container(f, path.name)
-        if kind == "safetensors":
-            header = safetensors_header(f, path.name, strict=load)
-            return (_load_safetensors(path) if load else header), "safetensors"
-        obj = pickle_contents(f, path.name, kind)  # refuses code before torch sees the file
+        try:
+            kind = container(f, path.name)
+            if kind == "safetensors":
+                header = safetensors_header(f, path.name, strict=load)
+                return (_load_safetensors(path) if load else header), "safetensors"
+            obj = pickle_contents(f, path.name, kind)  # refuses code before torch sees the file
+        except OSError as e:  # a failing drive, or a special file behind a regular-looking name (/proc/self/mem)
+            raise AdapterLoadError(f"{path.name}: {os_reason(path, e)}") from None
         if load:
             obj = _load_pickle(f, path.name)
     if not isinstance(obj, dict):

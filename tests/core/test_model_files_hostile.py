@@ -308,3 +308,12 @@ with open_regular(Path({str(path)!r})) as f:
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert int(out.stdout) == path.stat().st_size
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/mem"), reason="Linux /proc")
+def test_a_read_error_behind_a_regular_looking_file_is_an_adapter_error(tmp_path):
+    # /proc/self/mem stats as an empty regular file and fails with EIO when read at offset 0: a failing drive does too
+    link = tmp_path / "mem.safetensors"
+    link.symlink_to("/proc/self/mem")
+    with pytest.raises(AdapterLoadError, match=r"cannot be read \(EIO\)"):
+        identify_adapter(link)
