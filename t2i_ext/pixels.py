@@ -31,7 +31,7 @@ WHAT_TO_PASS = (
     "of uint8, uint16, bool, or float in [0, 1]"
 )
 _SHAPES = "expected H×W, H×W×1 (grey), H×W×2 (grey+alpha), H×W×3 (RGB) or H×W×4 (RGBA)"
-_EIGHT_BIT_MODES = ("L", "LA", "RGB", "RGBA")
+EIGHT_BIT_MODES = ("L", "LA", "RGB", "RGBA")
 _ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
 
 
@@ -85,7 +85,7 @@ def _pil_unit_array(image: Any, what: str) -> np.ndarray:
     mode = image.mode
     if mode == "1":
         dtype = np.dtype(bool)
-    elif mode in _EIGHT_BIT_MODES:
+    elif mode in EIGHT_BIT_MODES:
         dtype = np.dtype(np.uint8)
     elif mode == "I" or mode.startswith("I;16"):
         dtype = np.dtype(np.uint16)  # 16-bit, whatever the values (I;16B arrives big-endian, I as int32)

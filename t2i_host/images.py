@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from t2i_ext.pixels import to_uint8, unit_array
+from t2i_ext.pixels import EIGHT_BIT_MODES, to_uint8, unit_array
 
 #: the largest image decoded from bytes: 64 megapixels (8192×8192) is far beyond any condition map
 MAX_PIXELS = 8192 * 8192
@@ -111,7 +111,13 @@ def to_rgb_or_rgba(image: Any) -> np.ndarray:
     if isinstance(image, np.ndarray) and image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] in (3, 4):
         if image.size:
             return np.ascontiguousarray(image)  # already decoded: no float round trip
-    arr = to_uint8(unit_array(image))  # a ConditionError (a ValueError) says what is wrong with the image
+    if getattr(image, "mode", None) in EIGHT_BIT_MODES and image.size[0] and image.size[1]:
+        # 8-bit pixels are already what the pixel rule gives (x / 255 * 255): skip the float copies, which for a
+        # 64-megapixel upload would cost over a gigabyte
+        arr = np.asarray(image)
+        arr = arr[:, :, None] if arr.ndim == 2 else arr
+    else:
+        arr = to_uint8(unit_array(image))  # a ConditionError (a ValueError) says what is wrong with the image
     if arr.shape[2] in (1, 2):  # grey (+ alpha): replicate the grey, keep the alpha last
         arr = np.concatenate([np.repeat(arr[:, :, :1], 3, axis=2), arr[:, :, 1:]], axis=2)
     return np.ascontiguousarray(arr)
@@ -142,4 +148,3 @@ def image_digest(images: Iterable[np.ndarray]) -> str:
         h.update(f"{arr.shape}{arr.dtype}".encode())
         h.update(arr.data)
     return h.hexdigest()
-

@@ -266,3 +266,25 @@ def test_16_bit_png_with_small_values_decodes_as_16_bit():
     (bright,) = UnitArgs.parse({"image": base64.b64encode(buffer.getvalue()).decode()}).image
     (small,) = UnitArgs.parse({"image": base64.b64encode(dark.getvalue()).decode()}).image
     assert bright.max() == 200 and small.max() == 1  # 200 / 65535 of full scale, not 200 / 255
+
+
+@pytest.mark.parametrize("mode", ["L", "LA", "RGB", "RGBA"])
+def test_8_bit_images_decode_to_what_the_pixel_rule_gives_without_float_copies(mode, monkeypatch):
+    import tracemalloc
+
+    from t2i_ext.pixels import to_uint8, unit_array
+    from t2i_host import images
+
+    rng = np.random.default_rng(0)
+    small = Image.fromarray(rng.integers(0, 256, (5, 7, len(mode)), np.uint8).squeeze(-1) if mode == "L" else
+                            rng.integers(0, 256, (5, 7, len(mode)), np.uint8), mode)  # fmt: skip
+    rule = to_uint8(unit_array(small))
+    rule = np.concatenate([np.repeat(rule[:, :, :1], 3, 2), rule[:, :, 1:]], 2) if mode in ("L", "LA") else rule
+    assert np.array_equal(images.to_rgb_or_rgba(small), rule)
+
+    big = Image.new(mode, (2048, 2048))  # 4 megapixels: float32 copies would be 16 MB per channel
+    tracemalloc.start()
+    result = images.to_rgb_or_rgba(big)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 3 * result.nbytes, (peak, result.nbytes)  # Pillow's bytes and the uint8 result; no float32 image
