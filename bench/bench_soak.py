@@ -36,7 +36,9 @@ def main(argv=None) -> None:
         r = soak(ui, ui.client(), args.jobs, args.threads)
         per_job_tensors = (r.tensors_after - r.tensors_before) / r.jobs
         per_job_mb = (r.rss_after_mb - r.rss_before_mb) / r.jobs
-        print("| jobs | images equal alone | s/job | tensors before → after (per job) | RSS MB before → after (per job) |")
+        print(
+            "| jobs | images equal alone | s/job | tensors before → after (per job) | RSS MB before → after (per job) |"
+        )
         print("|---|---|---|---|---|")
         print(
             f"| {r.jobs} | {r.jobs - r.mismatches}/{r.jobs} | {r.seconds / r.jobs:.2f} | "

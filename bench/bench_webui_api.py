@@ -10,13 +10,19 @@ round in a rotating order so drift and other load hit them alike:
 - first: one enabled unit (annotator "none") with a condition image never sent before, so the job runs the
   adapter's single pass;
 - repeat: one unit with the same image, adapter and size every time: its features come from the cache;
-- peer first (with ``--peer-model``): the same adapter file and a never-seen condition image as one unit of
-  sd-webui-controlnet (``alwayson_scripts["controlnet"]``, preprocessor "none"), for a side-by-side first job.
+- peer first (with ``--peer-model``): the same adapter file as one unit of sd-webui-controlnet
+  (``alwayson_scripts["controlnet"]``, preprocessor "none"), with the same fresh condition image as this round's
+  first job: a side-by-side first job, same file, same condition, neither cache has seen it.
 
 It reports, per kind, the median wall time of the request and the median over rounds of its ratio to the plain job
 of the same round; with ``--pid`` (the WebUI's process id, same machine) the same for the server process's CPU time
 (``/proc/PID/stat``: all its threads; other processes do not inflate it, but with several torch threads it also
 counts their spin-waits).
+With a peer it also reports, round by round, our first job's time / the peer's first job's, its median with a
+distribution-free 95 % interval, and in how many rounds ours was not slower. ``--log FILE`` appends every job as it
+finishes (tab-separated: round, kind, end time, wall ms, server CPU ms, of which system, and the server's minor page
+faults), so a long run's figures survive a stop.
+
 It also checks that repeat jobs return identical images and that the unit changes the image.
 """
 
@@ -35,7 +41,7 @@ import urllib.request
 import numpy as np
 from PIL import Image
 
-from bench.job_timing import condition_image, paired_ratio
+from bench.job_timing import condition_image, median_interval, paired_ratio, round_ratios
 
 NEEDS_WEBUI = True  # ./dev.sh bench runs it only when named
 
@@ -58,10 +64,12 @@ def _png_b64(arr: np.ndarray) -> str:
     return base64.b64encode(buf.getvalue()).decode()
 
 
-def _cpu_seconds(pid: int) -> float:
+def _process_counters(pid: int) -> tuple[float, float, int]:
+    """The process's (user CPU s, system CPU s, minor page faults) so far, all its threads (``/proc/PID/stat``)."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+    tick = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / tick, int(fields[12]) / tick, int(fields[7])
 
 
 def main(argv=None) -> None:
@@ -74,6 +82,10 @@ def main(argv=None) -> None:
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--sampler", default="Euler")
     parser.add_argument("--peer-model", help="sd-webui-controlnet's name of the same adapter file (its model_list)")
+    parser.add_argument("--log", help="append each job (round, kind, wall ms, CPU ms) to this file as it finishes")
+    parser.add_argument(
+        "--kinds", help='comma-separated kinds to run (default: all), e.g. "first,peer first" for pairs alone'
+    )
     args = parser.parse_args(argv)
 
     url = args.url.rstrip("/")
@@ -107,49 +119,86 @@ def main(argv=None) -> None:
               "save_detected_map": False}  # fmt: skip
         return {"alwayson_scripts": {"controlnet": {"args": [cn]}}}
 
+    fresh = {"image": ""}  # this round's never-sent condition image, the same for our first job and the peer's
+
     payloads = {
         "plain": lambda: job,
-        "first": lambda: {**job, **unit(_png_b64(condition_image(args.size, next(counter))))},
+        "first": lambda: {**job, **unit(fresh["image"])},
         "repeat": lambda: {**job, **unit(fixed)},
     }
     if args.peer_model:
-        payloads["peer first"] = lambda: {**job, **peer(_png_b64(condition_image(args.size, next(counter))))}
+        payloads["peer first"] = lambda: {**job, **peer(fresh["image"])}
+    if args.kinds:
+        chosen = [k.strip() for k in args.kinds.split(",") if k.strip()]
+        unknown = [k for k in chosen if k not in payloads]
+        if unknown or not chosen:
+            raise SystemExit(f"--kinds: {unknown or 'none given'}; choose from {', '.join(payloads)}")
+        payloads = {k: payloads[k] for k in chosen}
     wall: dict[str, list[float]] = {k: [] for k in payloads}
     cpu: dict[str, list[float]] = {k: [] for k in payloads}
     images: dict[str, list[str]] = {k: [] for k in payloads}
 
-    def run(kind: str, record: bool) -> None:
+    log = open(args.log, "a", buffering=1) if args.log else None  # noqa: SIM115 (open for the whole run)
+
+    def run(kind: str, round_: int) -> None:
         payload = payloads[kind]()
-        c0, t0 = (_cpu_seconds(args.pid) if args.pid else 0.0), time.perf_counter()
+        before, t0 = (_process_counters(args.pid) if args.pid else (0.0, 0.0, 0)), time.perf_counter()
         result = _request(f"{url}/sdapi/v1/txt2img", payload)
-        t1, c1 = time.perf_counter(), (_cpu_seconds(args.pid) if args.pid else 0.0)
-        if record:
+        t1, after = time.perf_counter(), (_process_counters(args.pid) if args.pid else (0.0, 0.0, 0))
+        user, system, faults = (a - b for a, b in zip(after, before))
+        if log is not None:
+            log.write(
+                f"{round_}\t{kind}\t{time.strftime('%H:%M:%S', time.gmtime())}\t{(t1 - t0) * 1000:.0f}\t"
+                f"{(user + system) * 1000:.0f}\t{system * 1000:.0f}\t{faults}\n"
+            )
+        if round_ >= 0:
             wall[kind].append((t1 - t0) * 1000)
-            cpu[kind].append((c1 - c0) * 1000)
+            cpu[kind].append((user + system) * 1000)
             images[kind].append(result["images"][0])
 
     print(f"extension {version.get('version')} · adapter {model} · {args.size}² · {args.steps} steps · {args.sampler}")
-    for kind in payloads:  # warm-up: model and adapter load, allocator
-        run(kind, record=False)
+    if log is not None:
+        log.write(f"# {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {json.dumps(vars(args))}\n")
+        log.write("round\tkind\tend_utc\twall_ms\tcpu_ms\tsystem_cpu_ms\tminor_faults\n")
     kinds = list(payloads)
-    for r in range(args.rounds):
+    for r in range(-1, args.rounds):  # round -1: warm-up (model and adapter load, allocator), not recorded
+        fresh["image"] = _png_b64(condition_image(args.size, next(counter)))
         shift = r % len(kinds)
         for kind in kinds[shift:] + kinds[:shift]:
-            run(kind, record=True)
+            run(kind, r)
 
-    assert len(set(images["repeat"])) == 1, "repeat jobs returned different images"
-    assert images["repeat"][0] != images["plain"][0], "the unit did not change the image"
-    print(
-        "| kind | wall ms (median) | × plain (median of per-round ratios) |"
-        + (" server CPU ms (median) | × plain (median of per-round ratios) |" if args.pid else "")
-    )
-    print("|---|---|---|" + ("---|---|" if args.pid else ""))
+    checks = []
+    if "repeat" in images:
+        assert len(set(images["repeat"])) == 1, "repeat jobs returned different images"
+        checks.append("repeat jobs identical: yes")
+        if "plain" in images:
+            assert images["repeat"][0] != images["plain"][0], "the unit did not change the image"
+            checks.append("the unit changes the image: yes")
+    measures = [("wall ms", wall)] + ([("server CPU ms", cpu)] if args.pid else [])
+    with_plain = "plain" in kinds
+    header = ["kind"]
+    for name, _ in measures:
+        header += [f"{name} (median)"] + (["× plain (median of per-round ratios)"] if with_plain else [])
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
     for kind in kinds:
-        line = f"| {kind} | {statistics.median(wall[kind]):.0f} | {paired_ratio(wall, kind):.4f}× |"
-        if args.pid:
-            line += f" {statistics.median(cpu[kind]):.0f} | {paired_ratio(cpu, kind):.4f}× |"
-        print(line, flush=True)
-    print(f"{args.rounds} rounds; repeat jobs identical: yes; the unit changes the image: yes")
+        cells = [kind]
+        for _, times in measures:
+            cells += [f"{statistics.median(times[kind]):.0f}"] + (
+                [f"{paired_ratio(times, kind):.4f}×"] if with_plain else []
+            )
+        print("| " + " | ".join(cells) + " |", flush=True)
+    print("; ".join([f"{args.rounds} rounds", *checks]))
+    if "first" in kinds and "peer first" in kinds:
+        for name, times in measures:
+            ratios = round_ratios(times, "first", "peer first")
+            low, high = median_interval(ratios)
+            not_slower = sum(r <= 1 for r in ratios)
+            print(
+                f"first / peer first, {name.removesuffix(' ms')}: median {statistics.median(ratios):.4f}× "
+                f"(95 % interval {low:.4f}–{high:.4f}), ours not slower in {not_slower} of {len(ratios)} rounds; "
+                "per round: " + " ".join(f"{r:.3f}" for r in ratios)
+            )
 
 
 if __name__ == "__main__":

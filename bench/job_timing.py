@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import statistics
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -16,6 +18,29 @@ def condition_image(size: int, nonce: int = 0) -> np.ndarray:
     return img
 
 
-def paired_ratio(times: dict[str, list[float]], kind: str) -> float:
-    """Median over rounds of ``kind``'s time / the plain job's time in the same round (drift between rounds cancels)."""
-    return statistics.median(t / p for t, p in zip(times[kind], times["plain"]))
+def round_ratios(times: dict[str, list[float]], kind: str, reference: str = "plain") -> list[float]:
+    """``kind``'s time / ``reference``'s time, round by round (drift between rounds cancels)."""
+    return [t / r for t, r in zip(times[kind], times[reference])]
+
+
+def paired_ratio(times: dict[str, list[float]], kind: str, reference: str = "plain") -> float:
+    """Median over rounds of ``kind``'s time / ``reference``'s time in the same round."""
+    return statistics.median(round_ratios(times, kind, reference))
+
+
+def median_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float]:
+    """A distribution-free interval for the median: the order statistics ``(x_k, x_{n+1-k})`` with the largest ``k``
+    whose binomial coverage ``1 - 2·P(B(n, ½) < k)`` is still ≥ ``confidence`` (no normality assumed: job times on a
+    shared machine have long right tails). Too few values for that coverage: the whole range."""
+    xs = sorted(values)
+    n = len(xs)
+    if n == 0:
+        raise ValueError("no values")
+    k, below = 0, 0.0  # below = P(B(n, 1/2) < k + 1)
+    while k + 1 <= n // 2:
+        below += math.comb(n, k) / 2**n
+        if 1 - 2 * below < confidence:
+            break
+        k += 1
+    k = max(k, 1)
+    return xs[k - 1], xs[n - k]

@@ -274,4 +274,3 @@ class Job:
     @property
     def installed(self) -> bool:
         return self._stack is not None
-
