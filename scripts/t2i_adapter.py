@@ -66,6 +66,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import math
 from pathlib import Path
 from typing import Any
 
@@ -114,8 +115,28 @@ def opt(name: str, default: Any) -> Any:
     return getattr(shared.opts, name, default) if hasattr(shared, "opts") else default
 
 
+_BAD_SETTINGS: set[str] = set()
+
+
+def whole_opt(name: str, default: int, lo: int, hi: int) -> int:
+    """A whole-number setting within its slider's range. ``/sdapi/v1/options`` stores any JSON value and
+    config.json can be edited by hand: a value that is not a number gives the default (logged once), not a
+    traceback in every job and panel."""
+    value = opt(name, default)
+    try:
+        number = float(value)
+        if isinstance(value, bool) or not math.isfinite(number):
+            raise ValueError
+    except (TypeError, ValueError):
+        if name not in _BAD_SETTINGS:
+            _BAD_SETTINGS.add(name)
+            LOG.warning("T2I-Adapter: setting %s is %r, not a number; using %d", name, value, default)
+        return default
+    return max(lo, min(hi, int(number)))
+
+
 def unit_count() -> int:
-    return max(1, min(10, int(opt("t2i_adapter_unit_count", 3))))
+    return whole_opt("t2i_adapter_unit_count", 3, 1, 10)
 
 
 def model_folders() -> list[tuple[Path, bool]]:
@@ -151,7 +172,7 @@ def _torch_gc() -> None:
 
 ADAPTERS = AdapterCache(
     lambda path: t2i_ext.load_adapter(path, dtype=_adapter_dtype()),
-    size=lambda: int(opt("t2i_adapter_model_cache_size", 2)),
+    size=lambda: whole_opt("t2i_adapter_model_cache_size", 2, 1, 10),
     on_evict=_torch_gc,
 )
 FEATURES = FeatureCache(max_entries=8)  # a few MB each, kept on the UNet's device

@@ -42,3 +42,16 @@ def test_style_unit_without_clip_weights_is_422_naming_the_module(webui, style_m
         webui.txt2img([{"enabled": True, "model": style_model, "image": shapes()}])
     assert info.value.field == "module"
     assert post(client, [{"model": webui.adapters["canny"], "image": b64(shapes())}]).status_code == 200
+
+
+@pytest.mark.parametrize("value", ["abc", None, float("nan"), [3], True])
+def test_a_unit_count_or_cache_setting_that_is_not_a_number_falls_back_to_the_default(webui, value, monkeypatch):
+    # /sdapi/v1/options stores any JSON value, and config.json can be edited by hand
+    from .test_api import api_unit
+
+    module = next(d.module for d in webui.scripts.scripts_data if d.path.endswith("t2i_adapter.py"))
+    monkeypatch.setattr(webui.shared.opts, "t2i_adapter_unit_count", value, raising=False)
+    monkeypatch.setattr(webui.shared.opts, "t2i_adapter_model_cache_size", value, raising=False)
+    assert module.unit_count() == 3
+    r = post(webui.client(), [api_unit(webui)])
+    assert r.status_code == 200, r.text
