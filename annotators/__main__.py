@@ -131,6 +131,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(str(exc))
     if not args.input.exists():
         parser.error(f"input {str(args.input)!r} does not exist")
+    if not args.input.is_dir() and not args.input.is_file():  # reading a FIFO or a device would wait forever
+        parser.error(f"input {str(args.input)!r} is not an image file or a folder (a FIFO or a device?)")
     if annotator.output == "tokens":
         parser.error(f"annotator {annotator.name!r} produces tokens, not an image; the CLI writes images only")
 

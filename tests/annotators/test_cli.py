@@ -119,3 +119,14 @@ def test_out_that_is_an_existing_file_is_a_one_line_usage_error(tmp_path, astron
     assert main([str(src), "--annotator", "canny", "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "is a file, not a folder" in err and "Traceback" not in err
+
+
+def test_a_fifo_as_input_is_a_usage_error_not_a_hang(tmp_path, capsys):
+    import os
+
+    from annotators.__main__ import main
+
+    os.mkfifo(tmp_path / "pipe.png")  # Image.open would wait for a writer forever
+    with pytest.raises(SystemExit) as e:
+        main([str(tmp_path / "pipe.png"), "--annotator", "canny", "--out", str(tmp_path / "maps")])
+    assert e.value.code == 2 and "not an image file or a folder" in capsys.readouterr().err
