@@ -355,18 +355,32 @@ def load_state_dict(
 ) -> dict[str, Any]:
     """Read a weight file into a flat ``{name: tensor}`` dict without running pickled code.
 
-    ``.safetensors``: safetensors (only the keys `keep` accepts are read, so the vision half of a full CLIP file
-    costs only its own memory). Anything else: ``torch.load(map_location="cpu", weights_only=True)``; a file
-    whose pickle holds other objects raises `UnsafeWeightsError`. Containers ``{"state_dict": ...}`` /
-    ``{"model": ...}`` are unwrapped and DataParallel ``module.`` prefixes stripped (`canonical_state_dict`).
+    Through the adapter core's bounded reader (:func:`t2i_ext.formats.read_file`): a zip bomb, a 1M-entry header,
+    a FIFO swapped in or a pickle that runs code costs no more than its own bytes and is refused with the reason
+    (`UnsafeWeightsError` for code). Pickles are interpreted before ``torch.load(weights_only=True)`` reads them;
+    ``.safetensors``: the header is checked, then only the keys `keep` accepts are read (so the vision half of a
+    full CLIP file costs only its own memory). Containers ``{"state_dict": ...}`` / ``{"model": ...}`` are
+    unwrapped and DataParallel ``module.`` prefixes stripped (`canonical_state_dict`).
     """
-    import torch
+    from t2i_ext.errors import AdapterLoadError, UnsafePickleError
+    from t2i_ext.formats import read_file
+    from t2i_ext.sniff import error_reason
 
     path = Path(path)
     if not path.is_file():
         raise WeightsUnavailableError(f"weight file {str(path)!r} does not exist")
-    _check_bounded(path)
-    if path.suffix == ".safetensors":
+    safetensors = path.suffix == ".safetensors"
+    try:
+        obj = read_file(path, load=not safetensors)[0]
+    except UnsafePickleError as e:
+        raise UnsafeWeightsError(
+            f"refused to load {path}: its pickle tries to run code ({e.target}); nothing in it was run. Use the "
+            "published file (see annotators.weights.WEIGHTS) or a .safetensors copy."
+        ) from None
+    except AdapterLoadError as e:
+        reason = error_reason(path, e)
+        raise WeightsError(f"{path} is not a readable weight file: {reason} Delete it and download it again.") from None
+    if safetensors:
         from safetensors import safe_open
 
         try:
@@ -376,41 +390,10 @@ def load_state_dict(
             raise WeightsError(
                 f"{path} is not a readable safetensors file ({exc}); delete it and download it again"
             ) from exc
-    try:
-        obj = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as exc:
-        text = str(exc)
-        if "weights_only" in text or "Unsupported global" in text or "Unpickl" in text:
-            raise UnsafeWeightsError(
-                f"refused to load {path}: it contains pickled Python objects other than tensors, which could run "
-                f"code when loaded. Use the published file (see annotators.weights.WEIGHTS) or a .safetensors copy."
-            ) from exc
-        raise WeightsError(
-            f"{path} is not a readable PyTorch weight file ({exc}); delete it and download it again"
-        ) from exc
     state = canonical_state_dict(obj, str(path))
     if keep is not None:
         state = {k: v for k, v in state.items() if keep(k)}
     return state
-
-
-def _check_bounded(path: Path) -> None:
-    """The adapter core's bounded reading of the file's header or pickle, before any tensor is loaded: a file lying
-    in the models folder (a zip bomb, a 1M-entry header, a pickle that runs code, a FIFO swapped in) costs no more
-    than its own bytes, and is refused with the reason."""
-    from t2i_ext.errors import AdapterLoadError, UnsafePickleError
-    from t2i_ext.formats import read_file
-
-    try:
-        read_file(path, load=False)
-    except UnsafePickleError as e:
-        raise UnsafeWeightsError(
-            f"refused to load {path}: its pickle tries to run code ({e.target}); nothing in it was run. Use the "
-            "published file (see annotators.weights.WEIGHTS) or a .safetensors copy."
-        ) from None
-    except AdapterLoadError as e:
-        reason = str(e).removeprefix(f"{path.name}: ")
-        raise WeightsError(f"{path} is not a readable weight file: {reason} Delete it and download it again.") from None
 
 
 def canonical_state_dict(obj: Any, what: str = "weights") -> dict[str, Any]:

@@ -156,6 +156,15 @@ def os_reason(path: Path, e: OSError) -> str:
     return f"cannot be read ({errno.errorcode.get(e.errno or 0, 'I/O error')}); check the file and its drive."
 
 
+def error_reason(path: Path, error: Exception) -> str:
+    """An error's message without the file name it starts with, for callers that name the file themselves."""
+    message = str(error)
+    for prefix in (f"{path}: ", f"{path.name}: "):
+        if message.startswith(prefix):
+            return message[len(prefix) :]
+    return message
+
+
 def special_file_reason(mode: int) -> str:
     if stat.S_ISDIR(mode):
         return "a folder, not a weights file (a diffusers adapter folder holds config.json and its weights)."
@@ -445,11 +454,11 @@ class _Interpreter:
 
     def _refuse(self, target: str) -> None:
         module, _, rest = target.partition(".")
-        shown = f"os.{rest}" if module in ("posix", "nt") else target  # os.system pickles as posix.system
+        shown = show_name(f"os.{rest}" if module in ("posix", "nt") else target)  # os.system pickles as posix.system
         raise UnsafePickleError(
-            f"{self.name}: a pickle that tries to run code ({show_name(shown)}), refused to load. Adapter files hold "
+            f"{self.name}: a pickle that tries to run code ({shown}), refused to load. Adapter files hold "
             "only tensors and no code from a model file is ever run: get a .safetensors copy of this adapter.",
-            show_name(shown),
+            shown,
         )
 
     def _call(self, func: Any, args: tuple) -> Any:

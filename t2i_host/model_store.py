@@ -35,7 +35,7 @@ from t2i_ext.errors import AdapterLoadError, NotAnAdapterError
 from t2i_ext.formats import diffusers_weights
 from t2i_ext.loading import identify_adapter
 from t2i_ext.nets.base import SD1, SDXL
-from t2i_ext.sniff import open_regular, os_reason, printable, read_config, special_file_reason
+from t2i_ext.sniff import error_reason, open_regular, os_reason, printable, read_config, special_file_reason
 
 __all__ = ["SD1", "SDXL", "UNKNOWN", "AdapterCache", "ModelInfo", "ModelStore", "file_sha256", "sniff_adapter"]
 
@@ -102,7 +102,7 @@ class ModelStore:
             try:
                 models[self.title(info)] = info
             except AdapterLoadError as e:  # gone or unreadable since it was identified
-                unusable[path] = _reason(path, e)
+                unusable[path] = error_reason(path, e)
         for path, reason in unusable.items():
             if (path, reason) not in self._logged:  # once per file and reason, not on every refresh
                 self._logged.add((path, reason))
@@ -182,9 +182,9 @@ def _inspect(path: Path) -> _Verdict:
     try:
         info = identify_adapter(path)
     except NotAnAdapterError as e:
-        return _Verdict(reason=_reason(path, e), foreign=True)
+        return _Verdict(reason=error_reason(path, e), foreign=True)
     except AdapterLoadError as e:
-        return _Verdict(reason=_reason(path, e))
+        return _Verdict(reason=error_reason(path, e))
     except Exception as e:  # a bug must not take the model list down; the line names the file and the error class
         return _Verdict(
             reason=f"could not be read ({type(e).__name__}); try loading it with python -m t2i_ext inspect."
@@ -206,15 +206,6 @@ def _entry_problem(path: Path) -> str | None:
     if stat.S_ISDIR(mode) or stat.S_ISREG(mode):
         return None
     return special_file_reason(mode)
-
-
-def _reason(path: Path, error: Exception) -> str:
-    """An error's message without the leading file name (the unusable list is keyed by the path already)."""
-    message = str(error)
-    for prefix in (f"{path}: ", f"{path.name}: "):
-        if message.startswith(prefix):
-            return message[len(prefix) :]
-    return message
 
 
 def _stat_key(path: Path) -> tuple | None:

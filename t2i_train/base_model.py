@@ -341,6 +341,7 @@ def read_checkpoint(path: Path) -> StateDict:
 def _read_tensors(path: Path) -> StateDict:
     from t2i_ext.errors import AdapterLoadError, UnsafePickleError
     from t2i_ext.formats import read_file
+    from t2i_ext.sniff import error_reason
 
     try:
         return read_file(path, load=True)[0]
@@ -350,8 +351,7 @@ def _read_tensors(path: Path) -> StateDict:
             ".safetensors copy of the model."
         ) from None
     except AdapterLoadError as e:
-        reason = str(e).removeprefix(f"{path.name}: ")
-        raise BaseModelError(f"{path.name} could not be read: {reason}") from None
+        raise BaseModelError(f"{path.name} could not be read: {error_reason(path, e)}") from None
 
 
 def detect_family(sd: StateDict) -> str:
