@@ -56,7 +56,8 @@ def run_training(
     from t2i_train.session import TrainingSession
 
     name = (name or "").strip()
-    if not name or any(c in name for c in '/\\:*?"<>|') or name.startswith("."):
+    # not printable (a tab, a newline): the model list would refuse the published file (t2i_host.model_store)
+    if not name or any(c in name for c in '/\\:*?"<>|') or name.startswith(".") or not name.isprintable():
         raise gr.Error("Give the adapter a file name (letters, digits, - and _), e.g. my-lineart-sd15.")
     models = Path(paths.models_path)
     config = TrainConfig(
