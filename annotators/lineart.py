@@ -60,6 +60,7 @@ def line_drawing(
     output="edge",
     params=(RESOLUTION, Param("coarse", False, label="Coarse model (sk_model2.pth)")),
     weights=(WEIGHTS, WEIGHTS_COARSE),
+    weights_for=lambda p: (WEIGHTS_COARSE if p["coarse"] else WEIGHTS,),
     suits=("lineart",),
     description="Informative-drawings lineart (ControlNet 1.1 'lineart_realistic'/'coarse'), white on black.",
 )

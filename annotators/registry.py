@@ -158,6 +158,9 @@ class Annotator:
     weights: tuple[str, ...] = ()
     suits: tuple[str, ...] = ()
     description: str = ""
+    #: the weight files a call with these (validated) parameters needs, when not all of `weights` (lineart: one
+    #: of its two models, chosen by a parameter)
+    weights_for: Callable[[dict[str, Any]], tuple[str, ...]] | None = None
     _by_name: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -178,6 +181,12 @@ class Annotator:
     @property
     def needs_weights(self) -> bool:
         return bool(self.weights)
+
+    def needed_weights(self, params: dict[str, Any] | None = None) -> tuple[str, ...]:
+        """The weight files a call with `params` (validated, defaults filled in) needs."""
+        if self.weights_for is None:
+            return self.weights
+        return tuple(self.weights_for(self.validate(params or {})))
 
     @property
     def defaults(self) -> dict[str, Any]:
@@ -222,6 +231,7 @@ def register(
     suits: Iterable[str] = (),
     description: str = "",
     replace: bool = False,
+    weights_for: Callable[[dict[str, Any]], tuple[str, ...]] | None = None,
 ) -> Any:
     """Register an annotator. `register(Annotator(...))` registers and returns it; `register("name", ...)`
     returns a decorator that registers the decorated function and returns the function unchanged."""
@@ -239,6 +249,7 @@ def register(
                 weights=tuple(weights),
                 suits=tuple(suits),
                 description=description or (fn.__doc__ or "").strip().split("\n")[0],
+                weights_for=weights_for,
             ),
             replace,
         )

@@ -220,6 +220,12 @@ def ensure_weights(
     return download_weights(weight, models_dir(), progress=progress)
 
 
+def check_weights(annotator: Any, params: Mapping[str, Any] | None = None, *, progress: bool = True) -> list[Path]:
+    """Make sure every weight file `annotator` (an ``Annotator``) needs with `params` is on disk, before any
+    image is read: each is found or downloaded now, or one `WeightsUnavailableError` says where to put it."""
+    return [ensure_weights(name, progress=progress) for name in annotator.needed_weights(dict(params or {}))]
+
+
 def download_weights(
     weight: WeightFile,
     folder: os.PathLike | str,

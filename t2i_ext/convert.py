@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -31,7 +33,7 @@ def save_safetensors(adapter: AdapterModel, path: str | os.PathLike, half: bool 
 
 
 def save_diffusers(adapter: AdapterModel, folder: str | os.PathLike, half: bool = False) -> Path:
-    """A diffusers ``T2IAdapter`` folder; with ``half`` the weights are the ``fp16`` variant, as on the hub."""
+    """A diffusers ``T2IAdapter`` folder that ``T2IAdapter.from_pretrained(folder)`` loads; ``half`` stores fp16."""
     adapter_type = _DIFFUSERS_TYPES.get((adapter.kind, adapter.base))
     if adapter_type is None:
         raise AdapterLoadError(
@@ -51,7 +53,9 @@ def save_diffusers(adapter: AdapterModel, folder: str | os.PathLike, half: bool 
         "downscale_factor": adapter.pixel_multiple,
     }
     sd = _tensors(original_to_diffusers(adapter.state_dict(), adapter.kind, _res_blocks(adapter)), half)
-    weights = "diffusion_pytorch_model.fp16.safetensors" if half else "diffusion_pytorch_model.safetensors"
+    # the plain file name even in fp16: `T2IAdapter.from_pretrained(folder)` loads it as it is (as float32 unless
+    # torch_dtype says otherwise); a ".fp16." variant file would need variant="fp16" from every caller
+    weights = "diffusion_pytorch_model.safetensors"
 
     def write(tmp: Path) -> None:
         tmp.mkdir()
@@ -74,13 +78,24 @@ def _tensors(sd: dict[str, torch.Tensor], half: bool) -> dict[str, torch.Tensor]
 
 
 def _atomic(target: Path, write) -> None:
-    """Write through a temporary sibling and rename, so an interrupted conversion leaves nothing half-written."""
+    """Write through a temporary sibling and rename, so an interrupted conversion (a Ctrl-C, a full disk, a
+    read-only folder) leaves nothing half-written; safetensors' own write error becomes the ``OSError`` it wraps."""
     if target.exists():
         raise FileExistsError(f"{target} already exists; remove it or choose another output path.")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent)) / "out"
     try:
-        write(tmp)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent)) / "out"
+    except OSError as e:  # named by the path the user asked for, not by our temporary name
+        raise OSError(e.errno, e.strerror, str(target)) from None
+    try:
+        try:
+            write(tmp)
+        except Exception as e:
+            if type(e).__name__ != "SafetensorError":
+                raise
+            code = re.search(r"code: (\d+)", str(e))  # "… IoError(Os { code: 28, kind: StorageFull, … })"
+            errno_ = int(code.group(1)) if code else errno.EIO
+            raise OSError(errno_, os.strerror(errno_), str(target)) from None
         os.replace(tmp, target)
     finally:
         shutil.rmtree(tmp.parent, ignore_errors=True)

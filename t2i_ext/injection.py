@@ -105,6 +105,12 @@ class Injection:
         if key not in self._cache:  # built once per step pattern: sampling steps reuse it without copies
             self._cache[key] = self._build_residual(level, active, hidden)
         res = self._cache[key]
+        if res.shape[1] != hidden.shape[1]:  # the adapter's width, not the image, is wrong: say so
+            raise InjectionError(
+                f"adapter feature level {level} has {res.shape[1]} channels but this UNet's block has "
+                f"{hidden.shape[1]}: the adapter was made for a model of another width; use an adapter made for "
+                "the loaded checkpoint."
+            )
         if res.shape[1:] != hidden.shape[1:]:
             raise InjectionError(
                 f"adapter feature level {level} has shape {tuple(res.shape[1:])} but the UNet block output is "

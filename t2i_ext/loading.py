@@ -3,12 +3,16 @@ it is, without loading a tensor."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 
 from .architectures import build_adapter, identify
+from .errors import AdapterLoadError, UnsafePickleError
 from .formats import Source, read_tensor_info, read_weights
 from .nets import AdapterModel
 
@@ -25,7 +29,7 @@ def load_adapter(
     ``describe()``). Raises :class:`~t2i_ext.errors.AdapterLoadError` with the reason for anything else.
     """
     raw = read_weights(source)
-    model = build_adapter(raw.state_dict, raw.config)
+    model = _naming(source, lambda: build_adapter(raw.state_dict, raw.config))
     model.source_format = raw.format
     return model.to(device=device or "cpu", dtype=dtype or torch.float32).eval().requires_grad_(False)
 
@@ -49,5 +53,21 @@ def identify_adapter(source: Source) -> AdapterInfo:
     gives for the same file, except those only the tensors' values or a strict load can show.
     """
     raw = read_tensor_info(source)
-    identity = identify(raw.state_dict, raw.config)
+    identity = _naming(source, lambda: identify(raw.state_dict, raw.config))
     return AdapterInfo(identity.kind, identity.base, raw.format, raw.path)
+
+
+T = TypeVar("T")
+
+
+def _naming(source: Source, call: Callable[[], T]) -> T:
+    """``call()``, its refusal of what the tensors are prefixed with the file's name (reading errors already are),
+    so "not a T2I-Adapter: it looks like a ControlNet" says which file."""
+    try:
+        return call()
+    except UnsafePickleError:
+        raise
+    except AdapterLoadError as e:
+        if not isinstance(source, (str, os.PathLike)):
+            raise
+        raise type(e)(f"{Path(source).name}: {e}") from None

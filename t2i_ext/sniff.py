@@ -189,10 +189,40 @@ def container(f: BinaryIO, name: str) -> str:
         return "zip"
     if head[:1] == b"\x80":
         return "pickle"
-    raise AdapterLoadError(
-        f"{name}: not a PyTorch or safetensors weights file (it starts with neither a safetensors header nor a "
-        "pickle or zip signature). It may be an HTML error page or an incomplete download: download the adapter "
-        "file again."
+    head = f.read(512)
+    f.seek(0)
+    raise AdapterLoadError(f"{name}: {not_weights(head)}")
+
+
+#: file signatures of what people pick by mistake instead of a weights file
+_IMAGE_SIGNATURES = ((b"\x89PNG\r\n\x1a\n", "PNG"), (b"\xff\xd8\xff", "JPEG"), (b"GIF8", "GIF"))
+
+
+def not_weights(head: bytes) -> str:
+    """What a file that is no weights file is, from its first bytes, and what to do: the message names what the
+    user gave (an image, a web page, a text file) instead of guessing at a broken download."""
+    kind = next((k for sig, k in _IMAGE_SIGNATURES if head.startswith(sig)), None)
+    if kind is None and head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        kind = "WebP"
+    if kind:
+        return f"this is a {kind} image, not model weights; choose the model's .safetensors (or .pth/.ckpt) file."
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if text.startswith((b"<!doctype html", b"<html", b"<head", b"<body")):
+        return (
+            "this is an HTML web page, not model weights (a page saved in place of the download?); download the "
+            "file itself from the model's page."
+        )
+    if text.startswith(b"version https://git-lfs"):
+        return "this is a Git LFS pointer, not the weights; download the file itself (git lfs pull, or the model page)."
+    try:
+        decoded = head.decode("utf-8")
+    except UnicodeDecodeError as e:  # a multi-byte character cut by the 512-byte window still counts as text
+        decoded = head[: e.start].decode("utf-8") if e.start >= len(head) - 3 else None
+    if decoded is not None and decoded.strip() and all(c.isprintable() or c in "\t\r\n" for c in decoded):
+        return "this file is text, not model weights; choose the model's .safetensors (or .pth/.ckpt) file."
+    return (
+        "not a PyTorch or safetensors weights file (it starts with neither a safetensors header nor a pickle or "
+        "zip signature): an incomplete download or another kind of file; download the file again."
     )
 
 

@@ -1,7 +1,9 @@
 """The WebUI host layer: what every WebUI host needs, for AUTOMATIC1111 and Forge alike, without importing either.
 
 - ``unit_args``: one unit's settings — parse (UI, API, infotext), validate naming the field, write to the infotext;
-- ``images``: the one decoder of what hosts send (base64, ``data:image/*``, PIL, arrays) and the one content digest;
+- ``images``: the one image intake — what hosts send (base64, ``data:image/*``, PIL, arrays) and image files —
+  held to one budget (pixels and aspect ratio) before decoding, and the one content digest;
+- ``settings_values``: stored settings read back through one validator (the default, logged once, when bad);
 - ``model_store``: the model folders, adapter files told apart by the core's registry, an LRU of loaded adapters;
 - ``families``: which adapter fits which checkpoint (the job's check and the model lists share it);
 - ``job``: one generation's units → features (once per job and size, feature cache) → injection;

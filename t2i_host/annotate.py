@@ -41,7 +41,7 @@ def _user_errors(call: Callable[[], Any], module: str, unit: int | None) -> Any:
         raise
     except OSError as e:
         raise UnitArgsError(f"{e} (needed by annotator '{module}')", "module", unit) from None
-    except ValueError as e:
+    except (ValueError, ArithmeticError) as e:  # an overflow is a parameter out of range too
         raise UnitArgsError(
             f"{e} (set through threshold_a/threshold_b/processor_res/annotator_params)", "module", unit
         ) from None

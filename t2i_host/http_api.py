@@ -33,7 +33,7 @@ from t2i_ext import __version__
 from .annotate import run_annotator
 from .api_guard import error_body
 from .images import decode_image
-from .unit_args import UnitArgs, UnitArgsError, annotator_values, threshold_names
+from .unit_args import UnitArgs, UnitArgsError, annotator_values, finite_number, threshold_names
 
 
 @dataclass
@@ -45,6 +45,7 @@ class Services:
     annotate: Callable[..., Any]  # annotate(name, image, **params)
     validate_units: Callable[[list, dict], None]  # (units, request body) → raises UnitArgsError
     unusable: Callable[[], list[dict]] = lambda: []  # [{"path", "reason"}]: model files that cannot be used
+    control_types: Callable[[], dict] | None = None  # t2i_host.control_types.describe(...) of the listed models
 
 
 def encode_png(image: np.ndarray) -> str:
@@ -53,6 +54,25 @@ def encode_png(image: np.ndarray) -> str:
     buffer = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(image)).save(buffer, format="PNG")
     return base64.b64encode(buffer.getvalue()).decode()
+
+
+def _finite_or_raw(value: Any) -> Any:
+    """A number sent for a numeric route field checked as a finite float (ValueError otherwise); anything else is
+    left to the field's own type check."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return finite_number(value)
+    return value
+
+
+def _before(*names: str) -> Callable:
+    """A "before" field validator on pydantic 1 (the WebUI's) and pydantic 2 (Forge's)."""
+    try:
+        from pydantic import field_validator
+    except ImportError:  # pydantic 1
+        from pydantic import validator
+
+        return lambda f: validator(*names, pre=True, allow_reuse=True)(f)
+    return lambda f: field_validator(*names, mode="before")(classmethod(f))
 
 
 def mount(app: Any, services: Services, prefix: str = "/t2i-adapter") -> None:
@@ -116,8 +136,24 @@ def mount(app: Any, services: Services, prefix: str = "/t2i-adapter") -> None:
         threshold_b: float = Field(-1, description="second numeric parameter; -1 = default")
         annotator_params: dict = Field(default_factory=dict, description="any parameter by name")
 
+        # JSON integers are unbounded: pydantic's float() of one with 400 digits raises OverflowError (a 500 on
+        # pydantic 1); the unit fields' own number check runs first and answers 422 naming the field
+        _finite = _before("processor_res", "threshold_a", "threshold_b")(lambda cls, v: _finite_or_raw(v))
+
     class DetectResponse(BaseModel):
         images: list[str] = Field(..., description="base64 PNG condition maps, one per input image")
+
+    class ControlTypeItem(BaseModel):
+        module_list: list[str] = Field(..., description='"none" and the annotators of the type')
+        model_list: list[str] = Field(..., description='"None" and the adapters of the type, of every family')
+        default_option: str = Field(..., description="the annotator choosing the type sets")
+        default_model: str = Field(..., description="the model choosing the type sets")
+
+    class ControlTypesResponse(BaseModel):
+        control_types: dict[str, ControlTypeItem]
+
+    def control_type_list() -> ControlTypesResponse:
+        return ControlTypesResponse(**services.control_types())
 
     def version() -> VersionResponse:
         return VersionResponse(version=__version__)
@@ -204,6 +240,10 @@ def mount(app: Any, services: Services, prefix: str = "/t2i-adapter") -> None:
     app.add_api_route(f"{prefix}/models", models, methods=["GET"], response_model=ModelsResponse)
     app.add_api_route(f"{prefix}/annotators", annotator_list, methods=["GET"], response_model=AnnotatorsResponse)
     app.add_api_route(f"{prefix}/detect", detect, methods=["POST"], response_model=DetectResponse)
+    if services.control_types is not None:
+        app.add_api_route(
+            f"{prefix}/control_types", control_type_list, methods=["GET"], response_model=ControlTypesResponse
+        )
 
 
 def install_guard(

@@ -10,8 +10,6 @@ mode): a repeat job with the same inputs runs no adapter pass at all, and changi
 from __future__ import annotations
 
 import re
-import threading
-from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -29,42 +27,25 @@ from t2i_ext.units import AdapterUnit
 
 from .annotate import Annotate, run_annotator
 from .images import image_digest
+from .lru import LRU
 from .resize import pixel_perfect_resolution, resize_to
 from .unit_args import UnitArgs, UnitArgsError, annotator_values
 
 Features = Any  # list of 4 tensors, or a tokens tensor
 
 
-class FeatureCache:
+class FeatureCache(LRU[tuple, Features]):
     """LRU of adapter outputs. ``passes`` counts adapter runs (a repeat job adds none)."""
 
     def __init__(self, max_entries: int = 16) -> None:
-        self.max_entries = max_entries
-        self._items: OrderedDict[tuple, Features] = OrderedDict()
-        self._lock = threading.Lock()
-        self.passes = 0
-        self.hits = 0
+        super().__init__(max_entries)
+
+    @property
+    def passes(self) -> int:
+        return self.misses
 
     def get_or_compute(self, key: tuple, compute: Callable[[], Features]) -> Features:
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                self.hits += 1
-                return self._items[key]
-        value = compute()
-        with self._lock:
-            self.passes += 1
-            self._items[key] = value
-            while len(self._items) > max(0, self.max_entries):
-                self._items.popitem(last=False)
-        return value
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-
-    def __len__(self) -> int:
-        return len(self._items)
+        return self.get_or_create(key, compute)
 
 
 @dataclass

@@ -25,7 +25,6 @@ import logging
 import os
 import stat
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +35,9 @@ from t2i_ext.formats import diffusers_weights
 from t2i_ext.loading import identify_adapter
 from t2i_ext.nets.base import SD1, SDXL
 from t2i_ext.sniff import error_reason, open_regular, os_reason, printable, read_config, special_file_reason
+
+from .lru import LRU
+from .unit_args import UnitArgsError
 
 __all__ = ["SD1", "SDXL", "UNKNOWN", "AdapterCache", "ModelInfo", "ModelStore", "file_sha256", "sniff_adapter"]
 
@@ -139,15 +141,29 @@ class ModelStore:
     def title(self, info: ModelInfo) -> str:
         return f"{info.stem} [{self.short_hash(info.path)}]"
 
-    def find(self, name: str) -> ModelInfo | None:
-        """A model by title, stem, file name or short hash (case-insensitive); rescans once when not found."""
+    def find(self, name: str, unit: int | None = None) -> ModelInfo | None:
+        """A model by title, stem, file name or short hash; rescans once when not found. The one name resolver.
+
+        The exact spelling wins; otherwise a case-insensitive match, only when one model answers to it. When several
+        answer (``Canny.safetensors`` and ``canny.safetensors`` asked for as ``canny``; one stem in two folders),
+        :class:`~t2i_host.unit_args.UnitArgsError` (field ``model``) lists their titles: picking one would silently
+        use the wrong file. ``unit`` is the unit index the error names.
+        """
+        key = name.strip()
         for attempt in range(2):
             models = self.models() if attempt == 0 else self.refresh()
-            key = name.strip().lower()
-            for title, info in models.items():
-                h = title.rsplit("[", 1)[-1].rstrip("]").lower()
-                if key in (title.lower(), info.stem.lower(), info.path.name.lower(), h, f"[{h}]"):
-                    return info
+            for fold in (str, str.lower):  # exact spelling first, then any case
+                hits = [info for title, info in models.items() if fold(key) in {fold(n) for n in _names(title, info)}]
+                if len(hits) == 1:
+                    return hits[0]
+                if hits:
+                    titles = ", ".join(self.title(info) for info in hits)
+                    raise UnitArgsError(
+                        f"'{printable(key)}' matches {len(hits)} adapter files: {titles}; send one of these titles "
+                        "(or rename the files so their names differ by more than case)",
+                        "model",
+                        unit,
+                    )
         return None
 
     # -- cheap inspection ---------------------------------------------------------------------------------------
@@ -195,6 +211,12 @@ def _inspect(path: Path) -> _Verdict:
             "be listed or named in an infotext; rename the file"
         )
     return _Verdict(info.kind, info.base)
+
+
+def _names(title: str, info: ModelInfo) -> set[str]:
+    """What a model answers to: its title, stem, file name and short hash (bare or in brackets)."""
+    h = title.rsplit("[", 1)[-1].rstrip("]")
+    return {title, info.stem, info.path.name, h, f"[{h}]"}
 
 
 def _entry_problem(path: Path) -> str | None:
@@ -289,7 +311,10 @@ def sniff_adapter(path: Path) -> tuple[str, str] | None:
 
 # -- loaded adapters ---------------------------------------------------------------------------------------------------
 class AdapterCache:
-    """LRU of loaded adapters keyed by ``(path, size, mtime, dtype)``; ``size`` is read on every use (a setting)."""
+    """LRU of loaded adapters keyed by ``(path, size, mtime, dtype)``; ``size`` is read on every use (a setting).
+
+    An adapter whose file changed or went away since it was loaded is evicted first; every eviction runs ``gc`` and
+    ``on_evict`` (the host frees device memory)."""
 
     def __init__(
         self,
@@ -297,40 +322,31 @@ class AdapterCache:
         size: Callable[[], int] | int = 2,
         on_evict: Callable[[], None] | None = None,
     ) -> None:
+        limit = size if callable(size) else (lambda: size)
+
+        def released() -> None:
+            gc.collect()
+            if on_evict:
+                on_evict()
+
         self._loader = loader
-        self._size = size if callable(size) else (lambda: size)
-        self._on_evict = on_evict
-        self._items: OrderedDict[tuple, Any] = OrderedDict()
-        self.loads = 0
+        self._lru: LRU[tuple, Any] = LRU(
+            lambda: max(1, int(limit())), stale=lambda key: _stat_key(Path(key[0][0])) != key[0], on_evict=released
+        )
+
+    @property
+    def loads(self) -> int:
+        return self._lru.misses
 
     def get(self, path: Path, tag: Any = None) -> Any:
         path = Path(path)
         stat_key = _stat_key(path)
         if stat_key is None:  # deleted or broken since it was listed
             raise AdapterLoadError(f"{path.name}: {_entry_problem(path) or 'cannot be read.'} Refresh the model list.")
-        key = (*stat_key, tag)
-        if key in self._items:
-            self._items.move_to_end(key)
-            self._evict(max(1, int(self._size())))  # the setting may have shrunk
-            return self._items[key]
-        model = self._loader(path)
-        self.loads += 1
-        self._items[key] = model
-        self._evict(max(1, int(self._size())))
-        return model
-
-    def _evict(self, keep: int) -> None:
-        evicted = False
-        while len(self._items) > keep:
-            self._items.popitem(last=False)
-            evicted = True
-        if evicted:
-            gc.collect()
-            if self._on_evict:
-                self._on_evict()
+        return self._lru.get_or_create((stat_key, tag), lambda: self._loader(path))
 
     def clear(self) -> None:
-        self._evict(0)
+        self._lru.clear()
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._lru)

@@ -11,48 +11,36 @@ from __future__ import annotations
 
 import hashlib
 import json
-import threading
-from collections import OrderedDict
 from typing import Any
 
+from .lru import LRU
 from .unit_args import UnitArgs
 
 
+def _image_bytes(args: UnitArgs) -> int:
+    return sum(int(getattr(im, "nbytes", 0)) for im in args.image)
+
+
 class ParsedUnits:
-    """A small LRU of parsed units; thread-safe (the API serves requests on several threads)."""
+    """A small LRU of parsed units (``t2i_host/lru.py``), bounded by entries and by the decoded images' bytes."""
 
     def __init__(self, max_entries: int = 16, max_bytes: int = 256 << 20) -> None:
-        self.max_entries = max_entries
-        self.max_bytes = max_bytes
-        self._entries: OrderedDict[tuple, UnitArgs] = OrderedDict()
-        self._sizes: dict[tuple, int] = {}
-        self._lock = threading.Lock()
+        self._cache: LRU[tuple, UnitArgs] = LRU(max_entries, max_bytes=max_bytes, size_of=_image_bytes)
         self.parses = 0  # how many units were actually parsed (tests)
 
     def parse(self, value: Any, unit: int | None = None, known_modules: set[str] | None = None) -> UnitArgs:
+        def parse() -> UnitArgs:
+            self.parses += 1
+            return UnitArgs.parse(value, unit, known_modules)  # raises for a bad unit: nothing is cached
+
         key = self._key(value, unit, known_modules)
-        if key is not None:
-            with self._lock:
-                if key in self._entries:
-                    self._entries.move_to_end(key)
-                    return self._entries[key]
-        self.parses += 1
-        args = UnitArgs.parse(value, unit, known_modules)  # raises for a bad unit: nothing is cached
-        size = sum(int(getattr(im, "nbytes", 0)) for im in args.image)
-        if key is not None and size <= self.max_bytes:  # a larger unit is parsed again by the job instead
-            with self._lock:
-                self._entries[key] = args
-                self._sizes[key] = size
-                while len(self._entries) > self.max_entries or sum(self._sizes.values()) > self.max_bytes:
-                    old, _ = self._entries.popitem(last=False)
-                    del self._sizes[old]
-        return args
+        # a unit larger than max_bytes is not kept: the job parses it again instead
+        return parse() if key is None else self._cache.get_or_create(key, parse)
 
     @property
     def nbytes(self) -> int:
         """Bytes of the decoded images held."""
-        with self._lock:
-            return sum(self._sizes.values())
+        return self._cache.nbytes
 
     @staticmethod
     def _key(value: Any, unit: int | None, known_modules: set[str] | None) -> tuple | None:

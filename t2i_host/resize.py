@@ -8,6 +8,10 @@
 Maps with few distinct values (edge maps, segmentation, pose skeletons, palettes) are resized with nearest
 neighbour, so no new colours (which would be new classes or grey edges) appear; photos and depth maps use
 area averaging when shrinking and bicubic interpolation when enlarging. numpy and torch only.
+
+Memory stays bounded by the target: an image outside the image budget (:func:`t2i_host.images.check_size`: pixels
+and aspect ratio, the one rule) is refused, and "Crop and Resize" cuts away what the crop would drop *before*
+scaling when the scaled image would be far larger than the target (a long strip scaled to cover a square).
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from enum import Enum
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from .images import check_size
 
 
 class ResizeMode(str, Enum):
@@ -81,11 +87,14 @@ def resize_to(image: np.ndarray, width: int, height: int, mode: ResizeMode | str
     if image.ndim not in (2, 3) or 0 in image.shape[:2]:
         raise ValueError(f"expected an H×W or H×W×C image, got shape {image.shape}")
     h, w = image.shape[:2]
+    check_size(w, h)
     if (h, w) == (height, width):
         return image
     if mode is ResizeMode.JUST_RESIZE:
         return _scale(image, width, height)
     if mode is ResizeMode.CROP_AND_RESIZE:
+        image = _precrop(image, width, height)
+        h, w = image.shape[:2]
         k = max(width / w, height / h)
         new_w, new_h = max(width, round(w * k)), max(height, round(h * k))
         scaled = _scale(image, new_w, new_h)
@@ -99,6 +108,23 @@ def resize_to(image: np.ndarray, width: int, height: int, mode: ResizeMode | str
     top, left = (height - new_h) // 2, (width - new_w) // 2
     out[top : top + new_h, left : left + new_w] = scaled
     return out
+
+
+#: "Crop and Resize" scales the whole image first (as ControlNet does) unless that would exceed this many times the
+#: target's pixels; beyond it the source is cropped first (what differs is only sub-pixel sampling at the edges)
+PRECROP_FACTOR = 4
+
+
+def _precrop(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """``image`` centre-cropped to what covering ``width×height`` keeps (plus a pixel of context per side), when
+    scaling all of it would cost over :data:`PRECROP_FACTOR` times the target's pixels."""
+    h, w = image.shape[:2]
+    k = max(width / w, height / h)
+    if (w * k) * (h * k) <= PRECROP_FACTOR * width * height:
+        return image
+    keep_w, keep_h = min(w, int(np.ceil(width / k)) + 2), min(h, int(np.ceil(height / k)) + 2)
+    top, left = (h - keep_h) // 2, (w - keep_w) // 2
+    return image[top : top + keep_h, left : left + keep_w]
 
 
 def _border_median(image: np.ndarray) -> np.ndarray:
@@ -118,7 +144,7 @@ def _scale(image: np.ndarray, width: int, height: int) -> np.ndarray:
     h, w = image.shape[:2]
     if (h, w) == (height, width):
         return image
-    t = torch.from_numpy(np.ascontiguousarray(image)).float()
+    t = torch.from_numpy(image.copy() if not image.flags.writeable else np.ascontiguousarray(image)).float()
     t = (t[:, :, None] if image.ndim == 2 else t).permute(2, 0, 1)[None]
     if is_label_map(image):
         # nearest-exact samples pixel centres, so shifts of half a pixel (nearest's legacy rounding) do not occur

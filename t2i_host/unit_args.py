@@ -31,6 +31,7 @@ import numpy as np
 
 from t2i_ext.units import ControlMode
 
+from . import control_types
 from .images import decode_image
 from .resize import ResizeMode
 
@@ -118,6 +119,7 @@ class UnitArgs:
     batch_folder: str = ""
     hr_option: str = "Both"  # which hires-fix passes the unit guides
     inpaint_crop_input_image: bool = True  # "only masked" inpainting: crop the condition like the image
+    control_type: str = "All"  # the panel's Control Type (t2i_host/control_types.py): narrows its lists, nothing else
 
     # -- parsing ---------------------------------------------------------------------------------------------
     @classmethod
@@ -212,6 +214,8 @@ class UnitArgs:
             items.pop("hr_option")
         if items["inpaint_crop_input_image"]:
             items.pop("inpaint_crop_input_image")
+        if items["control_type"] == "All":
+            items.pop("control_type")
         parts = []
         for key, value in items.items():
             if isinstance(value, dict):
@@ -271,7 +275,10 @@ def _parse_bool(value: Any) -> bool:
     raise ValueError(f"must be true or false, got {_kind(value)}")
 
 
-def _number(value: Any) -> float:
+def finite_number(value: Any) -> float:
+    """``value`` as a finite float, or a ValueError saying what was sent: the one number check of every unit field,
+    route field and annotator parameter. JSON integers have no size limit (``1`` and 400 zeros is valid JSON): one
+    beyond a float's range is refused here, not left to overflow later."""
     if isinstance(value, (bool, np.bool_)) or value is None:
         raise ValueError(f"must be a number, got {_kind(value)}")
     if isinstance(value, str):
@@ -281,7 +288,10 @@ def _number(value: Any) -> float:
             raise ValueError(f"must be a number, got {_kind(value)}") from None
     if not isinstance(value, (int, float, np.integer, np.floating)):
         raise ValueError(f"must be a number, got {_kind(value)}")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an int of hundreds of digits
+        raise ValueError("must be a finite number, got an integer beyond a float's range (±1.8e308)") from None
     if not math.isfinite(number):
         raise ValueError(f"must be a finite number, got {value!r}")
     return number
@@ -289,7 +299,7 @@ def _number(value: Any) -> float:
 
 def _ranged(lo: float, hi: float, minus_one: bool = False, integer: bool = False):
     def parse(value: Any) -> float | int:
-        number = _number(value)
+        number = finite_number(value)
         default_ok = minus_one and number == -1
         if not default_ok and not lo <= number <= hi:
             extra = " or -1 (the annotator's default)" if minus_one else ""
@@ -356,6 +366,11 @@ def _parse_annotator_params(value: Any) -> dict:
     for k, v in value.items():
         if not isinstance(k, str) or not isinstance(v, (bool, int, float, str)) or isinstance(v, str) and len(v) > 100:
             raise ValueError(f"parameter {k!r} must be a number or true/false, got {_kind(v)}")
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            try:
+                finite_number(v)
+            except ValueError as e:
+                raise ValueError(f"parameter {k!r} {e}") from None
         out[k] = v
     return out
 
@@ -387,6 +402,7 @@ def _parse_hr_option(value: Any) -> str:
 
 
 _PARSERS = {
+    "control_type": control_types.parse_name,
     "enabled": _parse_bool,
     "model": _parse_model,
     "module": _parse_module,
@@ -396,8 +412,8 @@ _PARSERS = {
     "guidance_end": _ranged(0.0, 1.0),
     "resize_mode": _parse_resize_mode,
     "processor_res": _ranged(*PROCESSOR_RES_RANGE, minus_one=True, integer=True),
-    "threshold_a": lambda v: _number(v),
-    "threshold_b": lambda v: _number(v),
+    "threshold_a": lambda v: finite_number(v),
+    "threshold_b": lambda v: finite_number(v),
     "control_mode": _parse_control_mode,
     "pixel_perfect": _parse_bool,
     "low_vram": _parse_bool,

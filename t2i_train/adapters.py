@@ -32,7 +32,10 @@ def make_adapter(architecture: str, in_channels: int, unet: nn.Module, base: str
     """
     channels = feature_channels(unet, base)
     if init is not None:
-        adapter = t2i_ext.load_adapter(init)
+        try:
+            adapter = t2i_ext.load_adapter(init)
+        except t2i_ext.AdapterError as e:  # not an adapter, unsafe pickle (refused, nothing ran), …: one line
+            raise ConfigError(f"init_adapter {init}: {e}") from None
         if adapter.base != base or not adapter.is_spatial:
             raise ConfigError(f"{init} is a {adapter.describe()} adapter; this base model needs a spatial {base} one.")
         if tuple(adapter.channels) != channels:

@@ -15,10 +15,11 @@ from .base_model import BaseModel, load_base_model
 from .config import TrainConfig
 from .data import Sample, annotate, place, scan_folder
 from .errors import ConfigError
-from .loop import Progress, TrainResult, find_checkpoint, fit
+from .loop import Progress, TrainResult, checkpoint_step, find_checkpoint, fit
 from .precompute import LatentSet, precompute
 
 GiB = 1024**3
+GRID_TITLES = ("condition", "without adapter", "with adapter")
 
 
 @dataclass
@@ -74,19 +75,21 @@ class Plan:
         return "\n".join(lines)
 
 
-def prepare(config: TrainConfig, num_processes: int = 1) -> Plan:
+def prepare(config: TrainConfig, num_processes: int = 1, base: BaseModel | None = None) -> Plan:
     """Validate the options, the data folder (one report for all problems) and the base model; build the adapter.
-    Nothing is trained or cached."""
+    Nothing is trained or cached. ``base``: a model already in memory (a WebUI's, ``loaded_model``) instead of
+    loading ``config.base_model``."""
     config.validate()
     final = config.output_dir / "adapter.safetensors"
-    if final.exists():  # checked now, not after hours of training when the export would refuse to overwrite it
-        raise ConfigError(f"{final} already exists: choose another --output (or move the finished adapter away).")
+    if final.exists() and not config.resume:  # now, not after hours of training when the export would refuse
+        raise ConfigError(f"{final} already exists: choose another --output, or add --resume latest to train on.")
     samples = scan_folder(config.data, config.accepted_min_size, with_annotator=bool(config.annotator))
     if config.annotator:
         import annotators
 
         annotators.get(config.annotator)  # unknown names fail now, listing the valid ones
-    base = load_base_model(config.base_model, config.prediction_type, config.tokenizer, cache=config.cache_dir)
+    if base is None:
+        base = load_base_model(config.base_model, config.prediction_type, config.tokenizer, cache=config.cache_dir)
     config.validate(base.size_multiple)
     adapter = make_adapter(config.architecture, config.in_channels, base.unet, base.adapter_base, config.seed,
                            config.init_adapter)
@@ -95,12 +98,17 @@ def prepare(config: TrainConfig, num_processes: int = 1) -> Plan:
         pl = place(s.size, config.resolution, base.size_multiple, config.buckets)
         key = (pl.target[0] // 8, pl.target[1] // 8)
         buckets[key] = buckets.get(key, 0) + 1
-    find_checkpoint(config)  # a bad --resume fails now
+    resume = find_checkpoint(config)  # a bad --resume fails now
+    if resume is not None and final.exists() and checkpoint_step(resume) >= config.steps:
+        raise ConfigError(f"this run already finished at step {checkpoint_step(resume)}: give --steps above it to "
+                          "train on.")
     return Plan(config, base, samples, adapter, buckets, num_processes)
 
 
-def make_sampler(plan: Plan, data: LatentSet, device: torch.device) -> Callable[[torch.nn.Module, int], Path]:
-    """Sample grids: condition | without adapter | with adapter, the same seed, first ``sample_count`` pairs."""
+def make_sampler(plan: Plan, data: LatentSet, device: torch.device,
+                 phase: Callable[[str], None] | None = None) -> Callable[[torch.nn.Module, int], Path]:
+    """Sample grids: condition | without adapter | with adapter, the same seed, first ``sample_count`` pairs,
+    labelled with the step. ``phase(text)`` is told when one starts (it takes a while: a status line says so)."""
     from .base_model import Conditioning, context_depth
     from .report import save_grid
     from .sampling import ddim_sample
@@ -117,6 +125,8 @@ def make_sampler(plan: Plan, data: LatentSet, device: torch.device) -> Callable[
             base.vae.to("cpu")
 
     def sampler(adapter: torch.nn.Module, step: int) -> Path:
+        if phase is not None:
+            phase(f"Sampling grid at step {step} ({len(picks)} image(s), {c.sample_steps} steps)…")
         cols = [[], [], []]
         depth = context_depth(base.unet)
         for i in picks:
@@ -136,7 +146,8 @@ def make_sampler(plan: Plan, data: LatentSet, device: torch.device) -> Callable[
             cols[0].append(cond.expand(-1, 3, -1, -1) * 2 - 1 if cond.shape[1] == 1 else cond * 2 - 1)
             cols[1].append(plain_cache[i])
             cols[2].append(decode(guided))
-        return save_grid([torch.cat(col) for col in cols], c.output_dir / "samples" / f"step-{step:06d}.png")
+        return save_grid([torch.cat(col) for col in cols], c.output_dir / "samples" / f"step-{step:06d}.png",
+                         titles=list(GRID_TITLES), caption=f"step {step}")
 
     return sampler
 
@@ -146,15 +157,19 @@ def train(
     progress_callback: Callable[[Progress], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     log: Callable[[str], None] = print,
+    base: BaseModel | None = None,
+    phase: Callable[[str], None] | None = None,
 ) -> TrainResult:
     """The whole run: validate, (annotate,) precompute, train, export. Returns the trained adapter and losses;
-    ``result.interrupted`` with ``result.checkpoint`` when stopped early (resume with ``config.resume``)."""
+    ``result.interrupted`` with ``result.checkpoint`` when stopped early (resume with ``config.resume``).
+    ``base``: a model already in memory (see :func:`prepare`); ``phase(text)``: what the run is doing now, for a
+    status line (encoding latents, sampling a grid, saving a checkpoint)."""
     from .export import export_adapter
     from .loop import _accelerator
     from .report import save_loss_curve
 
     acc = _accelerator(config)
-    plan = prepare(config, acc.num_processes)
+    plan = prepare(config, acc.num_processes, base)
     if acc.is_main_process:
         log(plan.describe())
     samples = plan.samples
@@ -164,11 +179,20 @@ def train(
         if (turn == "main") == acc.is_main_process:
             if config.annotator:
                 samples = annotate(samples, config.annotator, config.annotator_params, config.cache_dir)
+            encoding = (lambda i, n: phase(f"Encoding latents {i}/{n}…")) if phase is not None else None
             data = precompute(plan.base, samples, config.resolution, config.buckets, plan.adapter.in_channels,
-                              config.cache_dir, acc.device)
+                              config.cache_dir, acc.device, progress=encoding)
         acc.wait_for_everyone()
     plan.base.text = None  # text encoders are not needed any more; the VAE stays on the CPU for sample grids
-    sampler = make_sampler(plan, data, acc.device) if config.sample_every else None
+    if not config.sample_every:  # no grids: the frozen UNet is all the steps need (the VAE's memory is freed)
+        plan.base.vae = None
+    grids = make_sampler(plan, data, acc.device, phase) if config.sample_every else None
+
+    def sampler(adapter: torch.nn.Module, step: int) -> Path | None:
+        if should_stop is not None and should_stop():  # stopping: the checkpoint first, no grid to wait for
+            return None
+        return grids(adapter, step)
+
     curve = config.output_dir / "loss.png"
 
     def on_progress(p: Progress) -> None:
@@ -178,11 +202,15 @@ def train(
             progress_callback(p)
 
     result = fit(plan.base.unet, plan.adapter, data, plan.base.alphas_cumprod, plan.base.prediction, config,
-                 plan.base.adapter_base, progress_callback=on_progress, should_stop=should_stop, sampler=sampler,
-                 accelerator=acc)
+                 plan.base.adapter_base, progress_callback=on_progress, should_stop=should_stop,
+                 sampler=sampler if grids is not None else None,
+                 accelerator=acc, phase=phase)
     if acc.is_main_process and result.losses:
         result.outputs.append(save_loss_curve(result.losses, curve))
     if acc.is_main_process and not result.interrupted:
-        result.outputs += export_adapter(result.adapter, config.output_dir, config.save_diffusers, config.half)
+        if phase is not None:
+            phase("Writing the adapter file…")
+        result.outputs += export_adapter(result.adapter, config.output_dir, config.save_diffusers, config.half,
+                                         replace=config.resume is not None)
     acc.wait_for_everyone()
     return result

@@ -46,19 +46,36 @@ class Placement:
     target: tuple[int, int]
 
 
-def _images(folder: Path) -> dict[str, Path]:
-    return {p.stem: p for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_EXTS and p.is_file()}
+def _images(folder: Path, what: str, problems: list[str]) -> dict[str, Path]:
+    """The images of ``folder`` by stem. Two files that would be one sample — the same stem with another extension
+    (``000.png``, ``000.jpg``), or names that differ only in case (one file on Windows and macOS) — are a problem
+    naming both, never a silent pick."""
+    found: dict[str, Path] = {}
+    by_key: dict[str, Path] = {}
+    for p in sorted(folder.iterdir()):
+        if p.suffix.lower() not in IMAGE_EXTS or not p.is_file():
+            continue
+        key = p.stem.casefold()
+        if key in by_key:
+            problems.append(
+                f"{what} {by_key[key].name} and {p.name} would be the same sample {p.stem!r} (names are compared "
+                "without extension and case): rename or remove one"
+            )
+            continue
+        by_key[key] = found[p.stem] = p
+    return found
 
 
 def _readable(path: Path) -> tuple[int, int] | str:
+    """(height, width), or why not: through the one checked image reader (pixel and aspect budget before any
+    decoding, so a tiny file claiming 65535×65535 pixels is refused from its header)."""
+    from t2i_host.images import read_image_file
+
     try:
-        with Image.open(path) as im:
-            im.verify()
-        with Image.open(path) as im:  # verify() leaves the file unusable: reopen for the size
-            im.load()
-            return im.height, im.width
-    except Exception as e:  # noqa: BLE001 — every decoder failure is one "unreadable" line in the report
-        return f"{type(e).__name__}: {str(e)[:80]}"
+        im = read_image_file(path, exif_transpose=False)
+    except ValueError as e:
+        return str(e).removeprefix(f"{path.name}: ")
+    return im.height, im.width
 
 
 def _caption(txt: Path) -> str | None:
@@ -82,10 +99,10 @@ def scan_folder(folder: str | os.PathLike, min_size: int, with_annotator: bool =
     if not folder.is_dir():
         raise DatasetError(str(folder), ["the folder does not exist"])
     image_dir = folder / "images" if (folder / "images").is_dir() else folder
-    images = _images(image_dir)
-    cond_dir = folder / "conditions"
-    conds = _images(cond_dir) if cond_dir.is_dir() else {}
     problems: list[str] = []
+    images = _images(image_dir, "images", problems)
+    cond_dir = folder / "conditions"
+    conds = _images(cond_dir, "condition maps", problems) if cond_dir.is_dir() else {}
     if not images:
         problems.append(f"no images in {image_dir} ({', '.join(IMAGE_EXTS)})")
     if not with_annotator:
@@ -144,9 +161,10 @@ def annotate(
         digest = hashlib.sha1(s.image.read_bytes()).hexdigest()[:16]
         path = folder / f"{s.stem}-{digest}.png"
         if not path.exists():
-            with Image.open(s.image) as im:
-                m = annotators.run(annotator, im.convert("RGB"), **params)
-            tmp = path.with_suffix(".tmp.png")
+            from t2i_host.images import read_image_file
+
+            m = annotators.run(annotator, read_image_file(s.image, exif_transpose=False).convert("RGB"), **params)
+            tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.png")  # a name no other process uses
             Image.fromarray(np.asarray(m)).save(tmp)
             os.replace(tmp, path)
         out.append(Sample(s.stem, s.image, path, s.caption, s.size))

@@ -23,3 +23,16 @@ class DatasetError(TrainError):
 
 class ConfigError(TrainError):
     """An invalid training option."""
+
+
+class NonFiniteLossError(TrainError):
+    """The loss became NaN or infinite: the run stopped at once; no adapter was written."""
+
+    def __init__(self, step: int, loss: float, checkpoint: object, learning_rate: float) -> None:
+        self.step = step
+        kept = f"the last good checkpoint is {checkpoint}" if checkpoint else "no checkpoint was written before it"
+        super().__init__(
+            f"the loss became {loss} at step {step}; training stopped and no adapter was written ({kept}). "
+            f"Lower --learning-rate (now {learning_rate:g}), or use --mixed-precision no, then run again"
+            + (" with --resume latest." if checkpoint else ".")
+        )

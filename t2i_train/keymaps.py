@@ -121,33 +121,51 @@ def diffusers_vae_to_ldm(sd: StateDict) -> StateDict:
     return out
 
 
-_OPEN_CLIP_LAYER = {"ln_1": "layer_norm1", "ln_2": "layer_norm2", "mlp.c_fc": "mlp.fc1", "mlp.c_proj": "mlp.fc2"}
+# open_clip text tower name → transformers CLIPTextModel name: one table, read one way to load open_clip-layout
+# checkpoints and the other way to write them (t2i_train/tiny.py). The text projection is stored transposed, and
+# open_clip's fused attention ``in_proj`` is transformers' q/k/v projections stacked.
+_OPEN_CLIP_TOP = {
+    "token_embedding.weight": "text_model.embeddings.token_embedding.weight",
+    "positional_embedding": "text_model.embeddings.position_embedding.weight",
+    "ln_final.weight": "text_model.final_layer_norm.weight",
+    "ln_final.bias": "text_model.final_layer_norm.bias",
+}
+_OPEN_CLIP_LAYER = {
+    "ln_1": "layer_norm1",
+    "ln_2": "layer_norm2",
+    "mlp.c_fc": "mlp.fc1",
+    "mlp.c_proj": "mlp.fc2",
+    "attn.out_proj": "self_attn.out_proj",
+}
+_QKV = ("q_proj", "k_proj", "v_proj")
 
 
 def open_clip_text_to_hf(sd: StateDict) -> StateDict:
     """open_clip text tower (``transformer.resblocks.N.*``, ``token_embedding``, ``ln_final``, ``text_projection``)
     → transformers ``CLIPTextModel[WithProjection]`` keys; fused ``in_proj`` attention weights are split in q/k/v."""
-    out: StateDict = {
-        "text_model.embeddings.token_embedding.weight": sd["token_embedding.weight"],
-        "text_model.embeddings.position_embedding.weight": sd["positional_embedding"],
-        "text_model.final_layer_norm.weight": sd["ln_final.weight"],
-        "text_model.final_layer_norm.bias": sd["ln_final.bias"],
-    }
+    out: StateDict = {hf: sd[oc] for oc, hf in _OPEN_CLIP_TOP.items()}
     if "text_projection" in sd:
         out["text_projection.weight"] = sd["text_projection"].T.contiguous()
     for key, value in sd.items():
-        m = re.match(r"transformer\.resblocks\.(\d+)\.(.*)", key)
-        if not m:
-            continue
-        prefix, rest = f"text_model.encoder.layers.{m.group(1)}.", m.group(2)
-        if rest.startswith("attn.in_proj_"):
-            kind = rest.rsplit("_", 1)[1]
-            for name, part in zip(("q_proj", "k_proj", "v_proj"), value.chunk(3, dim=0)):
-                out[f"{prefix}self_attn.{name}.{kind}"] = part.contiguous()
-            continue
-        if rest.startswith("attn.out_proj."):
-            out[prefix + "self_attn.out_proj." + rest.split(".")[-1]] = value
-            continue
-        head, kind = rest.rsplit(".", 1)
-        out[f"{prefix}{_OPEN_CLIP_LAYER.get(head, head)}.{kind}"] = value
+        if m := re.match(r"transformer\.resblocks\.(\d+)\.attn\.in_proj_(weight|bias)$", key):
+            for name, part in zip(_QKV, value.chunk(3, dim=0)):
+                out[f"text_model.encoder.layers.{m[1]}.self_attn.{name}.{m[2]}"] = part.contiguous()
+        elif m := re.match(r"transformer\.resblocks\.(\d+)\.(.*)\.(weight|bias)$", key):
+            out[f"text_model.encoder.layers.{m[1]}.{_OPEN_CLIP_LAYER.get(m[2], m[2])}.{m[3]}"] = value
+    return out
+
+
+def hf_text_to_open_clip(sd: StateDict) -> StateDict:
+    """The inverse of :func:`open_clip_text_to_hf` (to write open_clip-layout towers)."""
+    out: StateDict = {oc: sd[hf] for oc, hf in _OPEN_CLIP_TOP.items()}
+    if "text_projection.weight" in sd:
+        out["text_projection"] = sd["text_projection.weight"].T.contiguous()
+    to_open_clip = {hf: oc for oc, hf in _OPEN_CLIP_LAYER.items()}
+    for key in sd:
+        m = re.match(r"text_model\.encoder\.layers\.(\d+)\.(.*)\.(weight|bias)$", key)
+        if m and m[2] == "self_attn.q_proj":  # k and v join it
+            qkv = [sd[f"text_model.encoder.layers.{m[1]}.self_attn.{name}.{m[3]}"] for name in _QKV]
+            out[f"transformer.resblocks.{m[1]}.attn.in_proj_{m[3]}"] = torch.cat(qkv)
+        elif m and m[2] not in ("self_attn.k_proj", "self_attn.v_proj"):
+            out[f"transformer.resblocks.{m[1]}.{to_open_clip.get(m[2], m[2])}.{m[3]}"] = sd[key]
     return out

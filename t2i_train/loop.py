@@ -9,10 +9,7 @@ depend on how many processes share a batch, and a resumed run continues exactly 
 from __future__ import annotations
 
 import contextlib
-import json
 import math
-import os
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,9 +20,10 @@ import torch
 from torch import nn
 
 from .attention import use_sdpa
+from .checkpoint import find_checkpoint, load_checkpoint, prune, save_checkpoint
 from .base_model import Conditioning, context_depth
 from .config import TrainConfig
-from .errors import ConfigError
+from .errors import ConfigError, NonFiniteLossError
 from .precompute import LatentSet
 from .recipe import Batch, adapter_loss, enable_gradient_checkpointing
 
@@ -102,9 +100,14 @@ def make_batch(data: LatentSet, plan: BatchPlan, k: int, rank: int, per_process:
         ctx.append(e.context)
         if e.y is not None:
             ys.append(e.y)
-    text = Conditioning(torch.stack(ctx).to(device), torch.stack(ys).to(device) if ys else None)
-    return Batch(torch.stack(lat).to(device), torch.stack(cond).to(device), text, torch.stack(noise).to(device),
-                 torch.stack(us).to(device))
+    pinned = torch.device(device).type == "cuda"  # page-locked: the copy to the GPU runs without a staging copy
+
+    def put(rows_: list[torch.Tensor]) -> torch.Tensor:
+        stacked = torch.stack(rows_)
+        return stacked.pin_memory().to(device, non_blocking=True) if pinned else stacked.to(device)
+
+    text = Conditioning(put(ctx), put(ys) if ys else None)
+    return Batch(put(lat), put(cond), text, put(noise), put(us))
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -120,42 +123,20 @@ def _accelerator(config: TrainConfig):
     return Accelerator(mixed_precision=config.mixed_precision, cpu=config.cpu)
 
 
-def save_checkpoint(folder: Path, adapter: nn.Module, optimizer, step: int, losses: list[float],
-                    config: TrainConfig, scaler=None) -> Path:
-    """``adapter.safetensors`` (original keys), ``optimizer.pt``, ``state.json``; written atomically."""
-    from safetensors.torch import save_file
-
-    tmp = folder.with_name(folder.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    weights = {k: v.detach().cpu().contiguous() for k, v in adapter.state_dict().items()}
-    save_file(weights, str(tmp / "adapter.safetensors"))
-    extra = {"optimizer": optimizer.state_dict()}
-    if scaler is not None:
-        extra["scaler"] = scaler.state_dict()
-    torch.save(extra, tmp / "optimizer.pt")
-    (tmp / "state.json").write_text(json.dumps({"step": step, "losses": losses, "config": config.to_dict()}))
-    shutil.rmtree(folder, ignore_errors=True)
-    os.replace(tmp, folder)
-    return folder
-
-
-def find_checkpoint(config: TrainConfig) -> Path | None:
-    if not config.resume:
-        return None
-    if config.resume != "latest":
-        path = Path(config.resume)
-        if not (path / "state.json").exists():
-            raise ConfigError(f"{path} is not a training checkpoint (no state.json).")
-        return path
-    found = sorted((config.output_dir / "checkpoints").glob("step-*[0-9]"))
+def find_checkpoint_in(folder: Path) -> Path | None:
+    """The newest ``step-*`` checkpoint in ``folder``, if any (what a Ctrl-C or a divergence left to resume)."""
+    found = sorted(folder.glob("step-*[0-9]")) if folder.is_dir() else []
     return found[-1] if found else None
 
 
-def _prune(folder: Path, keep: int) -> None:
-    found = sorted(folder.glob("step-*[0-9]"))
-    for old in found[: max(0, len(found) - keep)]:
-        shutil.rmtree(old, ignore_errors=True)
+def checkpoint_step(folder: Path) -> int:
+    """The step a checkpoint folder was saved at (its ``state.json``)."""
+    import json
+
+    try:
+        return int(json.loads((folder / "state.json").read_text())["step"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ConfigError(f"{folder} is not a readable training checkpoint ({e}).") from None
 
 
 def fit(
@@ -170,11 +151,13 @@ def fit(
     should_stop: Callable[[], bool] | None = None,
     sampler: Callable[[nn.Module, int], Path | None] | None = None,
     accelerator=None,
+    phase: Callable[[str], None] | None = None,
 ) -> TrainResult:
     """Train ``adapter`` against the frozen ``unet`` on precomputed ``data`` for ``config.steps`` optimizer steps.
 
     ``should_stop()`` is asked before every step; when it says so (or on Ctrl-C) a resumable checkpoint is saved.
     ``sampler(adapter, step)`` writes a sample grid (main process only) every ``config.sample_every`` steps.
+    ``phase(text)`` is told when a slow side task starts (saving a checkpoint), for a status line.
     """
     acc = accelerator or _accelerator(config)
     device = acc.device
@@ -193,17 +176,14 @@ def fit(
     start, losses = 0, []
     ckpt_dir = config.output_dir / "checkpoints"
     resume = find_checkpoint(config)
-    if resume is not None:
-        from safetensors.torch import load_file
-
-        state = json.loads((resume / "state.json").read_text())
-        adapter.load_state_dict({k: v.to(device) for k, v in load_file(str(resume / "adapter.safetensors")).items()})
-        extra = torch.load(resume / "optimizer.pt", map_location=device, weights_only=True)
-        optimizer.load_state_dict(extra["optimizer"])
-        start, losses = int(state["step"]), list(state["losses"])
+    if resume is not None:  # safetensors + JSON (t2i_train/checkpoint.py): never a pickle
+        saved = load_checkpoint(resume, device)
+        adapter.load_state_dict(saved["adapter"])
+        optimizer.load_state_dict(saved["optimizer"])
+        start, losses = saved["step"], saved["losses"]
     model, optimizer = acc.prepare(adapter, optimizer)
-    if resume is not None and acc.scaler is not None and "scaler" in extra:
-        acc.scaler.load_state_dict(extra["scaler"])
+    if resume is not None and acc.scaler is not None and saved["scaler"]:
+        acc.scaler.load_state_dict(saved["scaler"])
     plan = BatchPlan(data, config.batch_size * acc.num_processes, config.seed)
     accum = config.grad_accumulation
     result = TrainResult(adapter=adapter, step=start, losses=losses)
@@ -212,10 +192,12 @@ def fit(
         acc.wait_for_everyone()
         path = None
         if acc.is_main_process:
+            if phase is not None:
+                phase(f"Saving checkpoint at step {step}…")
             scaler = acc.scaler if acc.scaler is not None else None
             path = save_checkpoint(ckpt_dir / f"step-{step:06d}", acc.unwrap_model(model), optimizer.optimizer
                                    if hasattr(optimizer, "optimizer") else optimizer, step, losses, config, scaler)
-            _prune(ckpt_dir, config.keep_checkpoints)
+            prune(ckpt_dir, config.keep_checkpoints)
         acc.wait_for_everyone()
         return path
 
@@ -241,6 +223,9 @@ def fit(
             optimizer.step()
             step += 1
             loss_value = acc.gather(total[None]).mean().item()
+            if not math.isfinite(loss_value):  # every process sees the gathered value: all stop together
+                raise NonFiniteLossError(step, loss_value, result.checkpoint or find_checkpoint_in(ckpt_dir),
+                                         config.learning_rate)
             losses.append(loss_value)
             result.step = step
             grid = ckpt = None
@@ -260,7 +245,7 @@ def fit(
         for undo in (undo_ckpt, undo_sdpa):
             if undo is not None:
                 undo()
-    if result.interrupted:
+    if result.interrupted or step > start:  # the finished run too: --resume latest with more --steps goes on
         result.checkpoint = checkpoint(step)
     final = acc.unwrap_model(model)
     result.adapter = final.to("cpu").eval().requires_grad_(False)

@@ -66,11 +66,12 @@ class LatentSet:
 
 
 def model_key(source: str) -> str:
-    """Identity of a base model for cache names: path, size and modification time (no full hash of GBs)."""
+    """Identity of a base model for cache names: its source (a path, or a WebUI's checkpoint title with its hash),
+    and a file's size and modification time (no full hash of GBs)."""
     p = Path(source)
     stats = [(str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in ([p] if p.is_file() else sorted(p.rglob("*")))
-             if f.is_file()]
-    return hashlib.sha1(repr(stats).encode()).hexdigest()[:12]
+             if f.is_file()] if p.exists() else []
+    return hashlib.sha1(repr((source, stats)).encode()).hexdigest()[:12]
 
 
 def _sizes(sample: Sample, placement: Placement) -> tuple[int, int, int, int, int, int]:

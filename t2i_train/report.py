@@ -45,11 +45,36 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
     return x.permute(0, 2, 3, 1).numpy()
 
 
-def save_grid(columns: list[torch.Tensor], path: str | os.PathLike) -> Path:
-    """One row per sample, one column per tensor in ``columns`` (each ``[B, C, H, W]``, the same H, W)."""
+def save_grid(columns: list[torch.Tensor], path: str | os.PathLike, titles: list[str] | None = None,
+              caption: str | None = None) -> Path:
+    """One row per sample, one column per tensor in ``columns`` (each ``[B, C, H, W]``, the same H, W), under a
+    header: ``caption`` (e.g. the step), then ``titles`` over their columns, so a grid read alone says what it is.
+    Cells too narrow for their title are enlarged by a whole factor (nearest neighbour: the pixels stay visible)."""
+    from PIL import ImageDraw, ImageFont
+
     cols = [to_uint8(c) for c in columns]
     rows = [np.concatenate([c[i] for c in cols], axis=1) for i in range(cols[0].shape[0])]
+    grid = Image.fromarray(np.concatenate(rows, axis=0))
+    if titles or caption:
+        font = ImageFont.load_default()
+        text_w = lambda t: int(ImageDraw.Draw(grid).textlength(t, font=font)) + 8  # noqa: E731
+        cell = cols[0].shape[2]
+        scale = max(1, *(-(-text_w(t) // cell) for t in titles or []))
+        body = grid.resize((grid.width * scale, grid.height * scale), Image.NEAREST) if scale > 1 else grid
+        line = 14
+        header = line * ((1 if caption else 0) + (1 if titles else 0)) + 4
+        grid = Image.new("RGB", (max(body.width, text_w(caption or "")), body.height + header), "white")
+        grid.paste(body, (0, header))
+        draw = ImageDraw.Draw(grid)
+        y = 2
+        if caption:
+            draw.text((4, y), caption, fill="black", font=font)
+            y += line
+        for i, title in enumerate(titles or []):
+            draw.text((i * cell * scale + 4, y), title, fill="black", font=font)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(np.concatenate(rows, axis=0)).save(path)
+    tmp = path.with_name(path.stem + ".tmp.png")
+    grid.save(tmp)
+    os.replace(tmp, path)
     return path

@@ -12,29 +12,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from . import keymaps
 from .base_model import SD1, SD2, SDXL
-
-
-def _hf_to_open_clip(sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Inverse of ``keymaps.open_clip_text_to_hf`` (to write open_clip-layout towers)."""
-    out = {
-        "token_embedding.weight": sd["text_model.embeddings.token_embedding.weight"],
-        "positional_embedding": sd["text_model.embeddings.position_embedding.weight"],
-        "ln_final.weight": sd["text_model.final_layer_norm.weight"],
-        "ln_final.bias": sd["text_model.final_layer_norm.bias"],
-    }
-    if "text_projection.weight" in sd:
-        out["text_projection"] = sd["text_projection.weight"].T.contiguous()
-    names = {"layer_norm1": "ln_1", "layer_norm2": "ln_2", "mlp.fc1": "mlp.c_fc", "mlp.fc2": "mlp.c_proj"}
-    layers = sorted({int(k.split(".")[3]) for k in sd if k.startswith("text_model.encoder.layers.")})
-    for i in layers:
-        p, q = f"text_model.encoder.layers.{i}.", f"transformer.resblocks.{i}."
-        for kind in ("weight", "bias"):
-            out[q + f"attn.in_proj_{kind}"] = torch.cat([sd[p + f"self_attn.{n}_proj.{kind}"] for n in "qkv"])
-            out[q + f"attn.out_proj.{kind}"] = sd[p + f"self_attn.out_proj.{kind}"]
-            for hf, oc in names.items():
-                out[q + f"{oc}.{kind}"] = sd[p + f"{hf}.{kind}"]
-    return out
 
 
 def _clip(hidden: int, act: str, projection: int | None, seed: int) -> nn.Module:
@@ -104,12 +83,12 @@ def tiny_checkpoint_state(family: str = SD1, seed: int = 0) -> dict[str, torch.T
         sd.update({f"cond_stage_model.transformer.{k}": v for k, v in clip.items()})
     elif family == SD2:
         clip = _clip(64, "gelu", None, seed).state_dict()
-        sd.update({f"cond_stage_model.model.{k}": v for k, v in _hf_to_open_clip(clip).items()})
+        sd.update({f"cond_stage_model.model.{k}": v for k, v in keymaps.hf_text_to_open_clip(clip).items()})
     else:
         sd.update({f"conditioner.embedders.0.transformer.{k}": v
                    for k, v in _clip(64, "quick_gelu", None, seed).state_dict().items()})
         big_g = _clip(64, "gelu", 64, seed + 1).state_dict()
-        sd.update({f"conditioner.embedders.1.model.{k}": v for k, v in _hf_to_open_clip(big_g).items()})
+        sd.update({f"conditioner.embedders.1.model.{k}": v for k, v in keymaps.hf_text_to_open_clip(big_g).items()})
     return {k: v.contiguous() for k, v in sd.items()}
 
 

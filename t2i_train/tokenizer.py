@@ -17,6 +17,7 @@ import gzip
 import importlib.util
 import json
 import os
+import tempfile
 from pathlib import Path
 
 from .errors import BaseModelError
@@ -40,17 +41,52 @@ def _bytes_to_unicode() -> dict[int, str]:
 
 
 def build_tokenizer_files(bpe_gz: str | os.PathLike, folder: str | os.PathLike) -> Path:
-    """Write ``vocab.json`` and ``merges.txt`` (49,408 tokens, 48,894 merges) from open_clip's BPE file."""
+    """Write ``vocab.json`` and ``merges.txt`` (49,408 tokens, 48,894 merges) from open_clip's BPE file.
+
+    Every process of a multi-process run may build them at once into one shared folder: each writes temporary
+    files under names no other process uses and renames them into place (the contents are identical, the last
+    rename wins), so no process loses a rename and no reader sees a half-written file."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     lines = gzip.open(bpe_gz).read().decode("utf-8").split("\n")
     merges = [tuple(m.split()) for m in lines[1 : 49152 - 256 - 2 + 1]]
     vocab = list(_bytes_to_unicode().values())
     vocab = vocab + [v + "</w>" for v in vocab] + ["".join(m) for m in merges] + ["<|startoftext|>", "<|endoftext|>"]
-    tmp = folder / "vocab.json.tmp"
-    tmp.write_text(json.dumps({tok: i for i, tok in enumerate(vocab)}, ensure_ascii=False))
-    (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(" ".join(m) for m in merges) + "\n")
-    os.replace(tmp, folder / "vocab.json")
+    # merges first: a folder counts as built once vocab.json exists
+    _write_atomic(folder / "merges.txt", "#version: 0.2\n" + "\n".join(" ".join(m) for m in merges) + "\n")
+    _write_atomic(folder / "vocab.json", json.dumps({tok: i for i, tok in enumerate(vocab)}, ensure_ascii=False))
+    return folder
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException as e:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(e, OSError) and e.errno is not None and not e.filename:  # a full disk: name the file
+            raise OSError(e.errno, e.strerror, str(path)) from None
+        raise
+
+
+def check_tokenizer_folder(folder: Path) -> Path:
+    """``folder`` when its ``vocab.json`` is a JSON object of tokens and ``merges.txt`` is UTF-8 text; otherwise a
+    :class:`BaseModelError` naming the file and what to give instead."""
+    vocab, merges = folder / "vocab.json", folder / "merges.txt"
+    try:
+        table = json.loads(vocab.read_text(encoding="utf-8"))
+        merges.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        bad = vocab if isinstance(e, ValueError) and not isinstance(e, UnicodeDecodeError) else None
+        what = f"{bad} is not JSON ({e})" if bad else f"{getattr(e, 'filename', None) or folder} cannot be read ({e})"
+        raise BaseModelError(
+            f"tokenizer: {what}; give a folder with a CLIP tokenizer's vocab.json and merges.txt (e.g. a "
+            "diffusers model's tokenizer/), or leave --tokenizer out to build them offline."
+        ) from None
+    if not isinstance(table, dict) or not table:
+        raise BaseModelError(f"tokenizer: {vocab} is JSON but not a token table; give a CLIP tokenizer's vocab.json.")
     return folder
 
 
@@ -102,6 +138,7 @@ def clip_tokenizer(folder: Path, pad_token: str = PAD_EOS):
     """A transformers ``CLIPTokenizer`` (77 tokens, lower case) padding with ``pad_token``."""
     from transformers import CLIPTokenizer
 
+    check_tokenizer_folder(folder)
     return CLIPTokenizer(
         str(folder / "vocab.json"),
         str(folder / "merges.txt"),

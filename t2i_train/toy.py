@@ -8,6 +8,7 @@ mask). Used by the tests (short) and ``bench/bench_train.py`` (longer).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -18,6 +19,8 @@ from .precompute import Entry, LatentSet
 from .recipe import noisy, target
 
 LATENT = 8  # latent side of the suite's toy; condition maps are 8× larger
+#: ``world(n, seed, size)`` → latents ``[n, 4, size, size]`` and masks ``[n, 1, size, size]``, as :func:`shapes`
+World = Callable[[int, int, int], "tuple[torch.Tensor, torch.Tensor]"]
 
 
 def shapes(n: int, seed: int, size: int = LATENT) -> tuple[torch.Tensor, torch.Tensor]:
@@ -62,17 +65,20 @@ def toy_context() -> torch.Tensor:
 
 
 def pretrain_unet(unet: nn.Module, alphas_cumprod: torch.Tensor, steps: int, batch: int = 16, lr: float = 2e-3,
-                  seed: int = 0, size: int = LATENT, prediction: str = "v") -> list[float]:
+                  seed: int = 0, size: int = LATENT, prediction: str = "v", world: World | None = None,
+                  on_step: Callable[[float], None] | None = None) -> list[float]:
     """Teach ``unet`` the toy distribution (all weights trained, uniform timesteps). v-prediction by default: a
     briefly trained noise predictor's x₀ estimate at high noise is its error × 1/√ᾱ (15× at t = 999), and the
-    samples of such a UNet are blurs rather than shapes."""
+    samples of such a UNet are blurs rather than shapes. ``world`` draws the latents (default :func:`shapes`);
+    ``on_step(loss)`` is called after every step (a progress bar)."""
+    world = world or shapes
     unet.train().requires_grad_(True)
     opt = torch.optim.AdamW(unet.parameters(), lr=lr, weight_decay=0.0)
     ctx = toy_context()[None].expand(batch, -1, -1)
     g = torch.Generator().manual_seed(seed)
     losses = []
     for step in range(steps):
-        x0, _ = shapes(batch, seed * 100_000 + step, size)
+        x0, _ = world(batch, seed * 100_000 + step, size)
         noise = torch.randn(x0.shape, generator=g)
         t = torch.randint(0, alphas_cumprod.shape[0], (batch,), generator=g)
         want = target(x0, noise, t, alphas_cumprod, prediction)
@@ -81,6 +87,8 @@ def pretrain_unet(unet: nn.Module, alphas_cumprod: torch.Tensor, steps: int, bat
         loss.backward()
         opt.step()
         losses.append(loss.item())
+        if on_step is not None:
+            on_step(losses[-1])
     unet.eval().requires_grad_(False)
     return losses
 
@@ -125,3 +133,28 @@ def control_score(unet: nn.Module, adapter: nn.Module, alphas_cumprod: torch.Ten
     guided = ddim_sample(unet, text, None, shape, alphas_cumprod, prediction, features=features, steps=steps,
                          seed=seed, adapter_base="SD1")
     return ControlScore(iou(plain, masks).mean().item(), iou(guided, masks).mean().item())
+
+
+def write_demo_pairs(folder, n: int = 8, size: int = 64, seed: int = 0):
+    """A training folder to try the trainer on: ``images/NNN.png`` (one bright square or disc on a dark, noisy
+    ground, with a caption) and ``conditions/NNN.png`` (the shape's mask, white on black), ``size``² pixels."""
+    from pathlib import Path
+
+    import numpy as np
+    from PIL import Image
+
+    folder = Path(folder)
+    (folder / "images").mkdir(parents=True, exist_ok=True)
+    (folder / "conditions").mkdir(parents=True, exist_ok=True)
+    _, masks = shapes(n, seed, size)
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        mask = masks[i, 0].numpy() > 0.5
+        colour = rng.integers(128, 256, 3)
+        image = rng.integers(0, 60, (size, size, 3))
+        image[mask] = colour
+        square = mask.sum() == mask.any(1).sum() * mask.any(0).sum()
+        Image.fromarray(image.astype(np.uint8)).save(folder / "images" / f"{i:03d}.png")
+        Image.fromarray((mask * 255).astype(np.uint8)).save(folder / "conditions" / f"{i:03d}.png")
+        (folder / "images" / f"{i:03d}.txt").write_text(f"a bright {'square' if square else 'disc'}")
+    return folder

@@ -1,3 +1,5 @@
+import os
+
 import pytest
 import torch
 
@@ -9,7 +11,7 @@ from .reference import ldm_and_diffusers_unets
 @pytest.fixture(autouse=True)
 def _deterministic():
     torch.manual_seed(0)
-    torch.set_num_threads(2)
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))  # see tests/conftest.py
 
 
 @pytest.fixture(scope="session")

@@ -74,7 +74,7 @@ def test_inspect_says_kind_base_channels_parameters_and_format(tmp_path):
 def test_inspect_of_a_non_adapter_fails_with_the_reason(tmp_path):
     (tmp_path / "x.pth").write_bytes(b"not weights at all")
     out = _run("inspect", tmp_path / "x.pth")
-    assert out.returncode == 1 and "not a PyTorch or safetensors weights file" in out.stderr
+    assert out.returncode == 1 and "not model weights" in out.stderr
 
 
 @pytest.mark.parametrize("name", ["full_3ch", "light", "xl_3ch"])
@@ -87,7 +87,8 @@ def test_convert_to_diffusers_loads_in_diffusers_with_the_same_outputs(tmp_path,
         ["--half"] if half else []
     )
     assert main(argv) == 0
-    loaded = T2IAdapter.from_pretrained(tmp_path / "out", variant="fp16" if half else None).float().eval()
+    # as the README says it loads: no variant argument, also for the fp16 export
+    loaded = T2IAdapter.from_pretrained(tmp_path / "out").float().eval()
     ours = t2i_ext.load_adapter(tmp_path / "a.pth")
     if half:
         ours = t2i_ext.load_adapter({k: v.half() for k, v in sd.items()})
@@ -120,3 +121,56 @@ def test_selftest_runs_with_no_download_and_reports_effect_and_cost():
     assert "UNet bit-identical afterwards: yes" in out.stdout and "result: OK" in out.stdout
     effect = float(out.stdout.split("adapter effect on the latent : ")[1].split("%")[0])
     assert effect > 0.1
+
+
+def test_convert_on_a_full_disk_is_one_line_and_leaves_no_partial_file(tmp_path, capsys):
+    from tests.cli_fs import full_folder
+
+    torch.save(FullAdapter(1, TINY_CHANNELS).state_dict(), tmp_path / "canny.pth")
+    with full_folder(tmp_path / "full") as full:
+        for to in ("safetensors", "diffusers"):
+            assert main(["convert", str(tmp_path / "canny.pth"), "--to", to, "--out", str(full / "x")]) == 1
+            err = capsys.readouterr().err.strip()
+            assert len(err.splitlines()) == 1 and "No space left on device" in err and "Traceback" not in err
+            assert [p.name for p in full.iterdir()] == ["filler"]
+
+
+def test_convert_refuses_to_write_over_its_input(tmp_path, capsys):
+    save = tmp_path / "canny.safetensors"
+    from safetensors.torch import save_file
+
+    save_file(FullAdapter(1, TINY_CHANNELS).state_dict(), str(save))
+    before = save.read_bytes()
+    assert main(["convert", str(save), "--to", "safetensors", "--out", str(save)]) == 1
+    assert "is the input itself" in capsys.readouterr().err and save.read_bytes() == before
+
+
+@pytest.mark.parametrize("argv", [["--size", "0"], ["--size", "100000"], ["--size", "100"], ["--steps", "0"],
+                                  ["--repeats", "0"]])
+def test_selftest_options_out_of_range_are_usage_errors(argv, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["selftest", *argv])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "error: argument --" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize(("arch", "reference"), [("full", "full_1ch"), ("light", "light"), ("xl", "xl_1ch")])
+def test_random_adapter_has_the_published_key_names_and_shapes(tmp_path, arch, reference):
+    ref = diffusers_adapter(reference)  # diffusers' class at the published widths
+    want = to_original_keys(ref.state_dict(), arch == "light", ref.config.num_res_blocks)
+    in_channels = 3 if arch == "light" else 1
+    assert main(["random-adapter", "--arch", arch, "--in-channels", str(in_channels), "--half",
+                 "-o", str(tmp_path / "a.safetensors")]) == 0
+    from safetensors.torch import load_file
+
+    got = load_file(str(tmp_path / "a.safetensors"))
+    assert {k: tuple(v.shape) for k, v in got.items()} == {k: tuple(v.shape) for k, v in want.items()}
+    assert {v.dtype for v in got.values()} == {torch.float16}
+
+
+@pytest.mark.parametrize(("arch", "kind", "params"), [("style", "style", 38_587_392), ("fuser", "fuser", 27_285_184)])
+def test_random_style_and_fuser_adapters_load_as_what_they_are(tmp_path, arch, kind, params):
+    assert main(["random-adapter", "--arch", arch, "-o", str(tmp_path / "a.safetensors")]) == 0
+    adapter = t2i_ext.load_adapter(tmp_path / "a.safetensors")
+    assert adapter.kind == kind and adapter.num_parameters == params  # the published counts
+    assert main(["random-adapter", "--arch", arch, "-o", str(tmp_path / "a.safetensors")]) == 1  # never over a file

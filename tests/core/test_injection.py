@@ -105,8 +105,10 @@ def _middle_output(unet, middle, call):
     return seen[0], final
 
 
+# sd1 264×392: latent 33×49, levels 33/17/9/5 × 49/25/13/7, odd at every level and not square (the pattern of
+# 520×776 at a sixth of the attention cost: 34 s → 3 s)
 @pytest.mark.parametrize(
-    "family, size", [("sd1", (264, 264)), ("sd1", (520, 776)), ("sdxl", (272, 208)), ("sdxl", (528, 784))]
+    "family, size", [("sd1", (264, 264)), ("sd1", (264, 392)), ("sdxl", (272, 208)), ("sdxl", (528, 784))]
 )
 def test_odd_but_legal_sizes_work_end_to_end_and_the_encoder_matches_diffusers(
     sd1_unets, sdxl_unets, webui_cat_fix, family, size

@@ -83,7 +83,7 @@ def test_random_bytes_are_not_a_weights_file(tmp_path):
 def test_html_error_page_saved_as_adapter_is_explained(tmp_path):
     path = tmp_path / "adapter.safetensors"
     path.write_text("<!DOCTYPE html><html>Not Found</html>")
-    with pytest.raises(AdapterLoadError, match="HTML error page or an incomplete download"):
+    with pytest.raises(AdapterLoadError, match="HTML web page, not model weights"):
         t2i_ext.load_adapter(path)
 
 

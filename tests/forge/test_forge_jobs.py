@@ -20,7 +20,7 @@ def script_module(forge):
 
 
 def test_the_extension_recognises_forge_at_import(forge):
-    assert script_module(forge).FORGE is True
+    assert script_module(forge).HOST.name == "forge"
 
 
 def test_enabled_unit_changes_the_image(forge):
@@ -157,11 +157,12 @@ def test_a_flux_checkpoint_is_refused_before_sampling(forge):
 def test_the_canvas_drawing_becomes_the_units_image_under_either_gradio(forge):
     import gradio as gr
 
-    module = script_module(forge)
+    from t2i_webui import gradio_compat, panel_events
+
     drawing = shapes(seed=9)
-    value = {"background": None, "layers": [drawing], "composite": drawing} if module.GRADIO_4 else drawing
-    assert module.GRADIO_4 == gr.__version__.startswith("4.")
+    value = {"background": None, "layers": [drawing], "composite": drawing} if gradio_compat.GRADIO_4 else drawing
+    assert gradio_compat.GRADIO_4 == gr.__version__.startswith("4.")
     widgets = dict(enabled=True, upload=None, canvas=value, module="none", res=512, a=0, b=0, options=[])
     rest = dict(model="None", weight=1.0, start=0.0, end=1.0, resize="Crop and Resize", control="Balanced")
-    state = module.unit_dict(**widgets, **rest, pixel_perfect=False, low_vram=False, batch_folder="")
+    state = panel_events.unit_dict(**widgets, **rest, pixel_perfect=False, low_vram=False, batch_folder="")
     assert state["image"] is drawing

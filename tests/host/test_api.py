@@ -185,3 +185,36 @@ def test_concurrent_detections_run_one_at_a_time():
     for t in threads:
         t.join()
     assert [r.status_code for r in codes] == [200] * 4 and most[0] == 1
+
+
+#: a JSON integer beyond a float's range, written as digits (valid JSON: integers have no size limit)
+HUGE = "1" + "0" * 400
+
+
+def raw_post(client, path: str, text: str):
+    return client.post(path, content=text, headers={"content-type": "application/json"})
+
+
+@pytest.mark.parametrize("field", ["processor_res", "threshold_a", "threshold_b"])
+def test_detect_refuses_an_integer_beyond_float_range_naming_the_field(client, field):
+    image = png_b64(np.zeros((8, 8, 3), np.uint8))
+    r = raw_post(client, "/t2i-adapter/detect", f'{{"module": "canny", "images": ["{image}"], "{field}": {HUGE}}}')
+    assert r.status_code == 422, r.text
+    (error,) = r.json()["detail"]
+    assert error["loc"][-1] == field and "finite number" in error["msg"]
+
+
+def test_detect_refuses_an_annotator_parameter_beyond_float_range_naming_it(client):
+    image = png_b64(np.zeros((8, 8, 3), np.uint8))
+    body = f'{{"module": "canny", "images": ["{image}"], "annotator_params": {{"low_threshold": {HUGE}}}}}'
+    r = raw_post(client, "/t2i-adapter/detect", body)
+    assert r.status_code == 422 and r.json()["field"] == "annotator_params", r.text
+    assert "'low_threshold' must be a finite number" in r.json()["detail"]
+
+
+@pytest.mark.parametrize("field", ["weight", "guidance_start", "guidance_end", "processor_res", "threshold_b"])
+def test_an_alwayson_unit_number_beyond_float_range_is_422_naming_the_field(client, field):
+    unit = f'{{"model": "known [12345678]", "{field}": {HUGE}}}'
+    r = raw_post(client, "/sdapi/v1/txt2img", f'{{"alwayson_scripts": {{"T2I-Adapter": {{"args": [{unit}]}}}}}}')
+    assert r.status_code == 422 and r.json()["field"] == field, r.text
+    assert "finite number" in r.json()["detail"]

@@ -5,9 +5,11 @@ import json
 import struct
 from pathlib import Path
 
+import pytest
 import torch
 
 from t2i_host.model_store import AdapterCache, ModelStore, sniff_adapter
+from t2i_host.unit_args import UnitArgsError
 
 
 def fake_safetensors(path: Path, shapes: dict) -> Path:
@@ -84,3 +86,34 @@ def test_lru_keeps_the_configured_number_and_evicts_the_oldest(tmp_path):
     size["n"] = 1
     cache.get(paths[1])
     assert len(cache) == 1
+
+
+def test_a_name_resolves_to_its_exact_spelling_first_and_never_to_a_case_twin(tmp_path):
+    upper = fake_safetensors(tmp_path / "Canny.safetensors", FULL_SD1)
+    lower = fake_safetensors(tmp_path / "canny.safetensors", {**FULL_SD1, "body.1.block1.weight": (320, 320, 3, 3)})
+    store = ModelStore([(tmp_path, False)])
+    assert len(store.refresh()) == 2
+    assert store.find("canny").path == lower and store.find("Canny").path == upper
+    assert store.find("canny.safetensors").path == lower and store.find("Canny.safetensors").path == upper
+    with pytest.raises(UnitArgsError, match="'CANNY' matches 2 adapter files: ") as info:
+        store.find("CANNY")
+    assert info.value.field == "model"
+    assert all(store.title(store.find(n)) in str(info.value) for n in ("canny", "Canny"))
+
+
+def test_a_case_insensitive_name_still_finds_a_unique_model(tmp_path):
+    fake_safetensors(tmp_path / "t2iadapter_Canny.safetensors", FULL_SD1)
+    store = ModelStore([(tmp_path, False)])
+    assert store.find("T2IADAPTER_CANNY").stem == "t2iadapter_Canny"
+    title = next(iter(store.models()))
+    assert store.find(title.upper().replace("T2IADAPTER_CANNY", "t2iadapter_canny")).stem == "t2iadapter_Canny"
+
+
+def test_one_name_in_two_folders_is_an_error_listing_both(tmp_path):
+    fake_safetensors(tmp_path / "a" / "sketch.safetensors", FULL_SD1)
+    fake_safetensors(tmp_path / "b" / "sketch.safetensors", {**FULL_SD1, "body.1.block1.weight": (320, 320, 3, 3)})
+    store = ModelStore([(tmp_path / "a", False), (tmp_path / "b", False)])
+    with pytest.raises(UnitArgsError, match="'sketch' matches 2 adapter files"):
+        store.find("sketch")
+    for title in store.models():  # each title is unique: the way out the message offers
+        assert store.title(store.find(title)) == title

@@ -37,7 +37,7 @@ def test_none_is_a_disabled_unit():
         ("model", 3, "must be a string"),
         ("module", ["canny"], "must be a string"),
         ("image", "not base64!", "not valid base64"),
-        ("image", base64.b64encode(b"hello").decode(), "not a readable image"),
+        ("image", base64.b64encode(b"hello").decode(), "this file is text, not an image"),
         ("image", 42, "base64-encoded image"),
         ("weight", "heavy", "must be a number"),
         ("weight", 2.5, "out of range"),
@@ -288,3 +288,19 @@ def test_8_bit_images_decode_to_what_the_pixel_rule_gives_without_float_copies(m
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert peak < 3 * result.nbytes, (peak, result.nbytes)  # Pillow's bytes and the uint8 result; no float32 image
+
+
+@pytest.mark.parametrize("field", ["weight", "guidance_start", "guidance_end", "processor_res", "threshold_a"])
+@pytest.mark.parametrize("sign", [1, -1])
+def test_an_integer_beyond_float_range_is_refused_naming_the_field(field, sign):
+    with pytest.raises(UnitArgsError, match="must be a finite number") as info:
+        UnitArgs.parse({field: sign * 10**400}, 2)
+    assert info.value.field == field and info.value.unit == 2
+
+
+def test_an_annotator_parameter_beyond_float_range_is_refused_naming_it():
+    with pytest.raises(UnitArgsError, match="'low_threshold' must be a finite number") as info:
+        UnitArgs.parse({"module": "canny", "annotator_params": {"low_threshold": 10**400}})
+    assert info.value.field == "annotator_params"
+    with pytest.raises(UnitArgsError, match="'low_threshold' must be a finite number"):
+        UnitArgs.parse({"annotator_params": {"low_threshold": float("inf")}})

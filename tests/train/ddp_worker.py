@@ -36,3 +36,18 @@ def process(rank: int, world: int, port: int, output: str, batch_size: int) -> N
 
     if dist.is_initialized():
         dist.destroy_process_group()
+
+
+def cli_process(rank: int, world: int, port: int, argv: list[str], output: str) -> None:
+    """``python -m t2i_train train …`` as ``accelerate launch`` starts it on each process; writes its exit code."""
+    os.environ.update(RANK=str(rank), WORLD_SIZE=str(world), LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1",
+                      MASTER_PORT=str(port), OMP_NUM_THREADS="1", HF_HOME=str(Path(output) / "hf"))
+    torch.set_num_threads(1)
+    from t2i_train.__main__ import main
+
+    rc = main(argv)
+    (Path(output) / f"rc{rank}").write_text(str(rc))
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        dist.destroy_process_group()

@@ -76,3 +76,23 @@ def test_annotator_maps_are_made_once_and_cached(tmp_path, monkeypatch):
     assert calls == ["invert", "invert"] and [s.condition for s in first] == [s.condition for s in second]
     with pytest.raises(ValueError, match="unknown annotator"):
         annotate(samples, "no-such-annotator", {}, tmp_path / "cache")
+
+
+@pytest.mark.parametrize("where", ["images", "conditions"])
+def test_two_files_for_one_sample_are_reported_with_both_names(tmp_path, where):
+    root = write_pairs(tmp_path / "d", 2)
+    mode = "RGB" if where == "images" else "L"
+    Image.new(mode, (64, 64)).save(root / where / "000.jpg")  # beside 000.png: which one is the sample?
+    Image.new(mode, (64, 64)).save(root / where / "Ab.png")
+    Image.new(mode, (64, 64)).save(root / where / "aB.webp")  # one file on Windows and macOS
+    with pytest.raises(DatasetError) as err:
+        scan_folder(root, min_size=64)
+    text = str(err.value)
+    assert "000.jpg" in text and "000.png" in text and "Ab.png" in text and "aB.webp" in text
+
+
+def test_an_image_whose_header_claims_too_many_pixels_is_refused_before_decoding(tmp_path):
+    root = write_pairs(tmp_path / "d", 1)
+    Image.new("1", (9000, 9000)).save(root / "images" / "000.png")  # a few kB that decode to 81 megapixels
+    with pytest.raises(DatasetError, match="000.png .*megapixel"):
+        scan_folder(root, min_size=64)

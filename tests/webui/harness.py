@@ -199,11 +199,10 @@ SDXL_WIDTHS = (32, 64, 128, 128)  # TINY_SDXL: 32, 64, 128 (+ the middle block a
 def _save(net: torch.nn.Module, path, seed: int) -> None:
     from safetensors.torch import save_file
 
+    from t2i_ext.random_adapter import randomise  # the CLI's `random-adapter` draws its weights the same way
+
     torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for p in net.parameters():
-            p.copy_(torch.randn(p.shape, generator=gen) * (0.3 / max(1, p[0].numel() if p.ndim > 1 else 1) ** 0.5))
+    randomise(net, seed)
     save_file({k: v.contiguous() for k, v in net.state_dict().items()}, str(path))
 
 
@@ -247,9 +246,10 @@ def standin_session(data_dir: Path, families=("sd1", "sd2", "sdxl")):
         yield ui
     finally:
         for name in set(sys.modules) - before:
-            if name == "modules" or name.startswith("modules.") or name == "standin_models" or name.endswith(".py"):
+            if name.split(".")[0] in ("modules", "t2i_webui", "standin_models") or name.endswith(".py"):
                 del sys.modules[name]
         sys.path[:] = saved_path
+        torch.load = torch.serialization.load  # the stand-in's modules.safe replaced it, as the WebUI does
         for k, v in saved_env.items():
             if v is None:
                 os.environ.pop(k, None)

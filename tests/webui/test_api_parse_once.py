@@ -6,14 +6,14 @@ import pytest
 
 from .images import shapes
 from .test_api import b64, post
-from .test_txt2img import _script_module
 
 pytest.importorskip("fastapi")
 
 
 def test_the_guard_and_the_job_share_one_parse_of_each_unit(webui):
     client = webui.client()
-    parsed = _script_module(webui).PARSED
+    from t2i_webui.caches import PARSED as parsed
+
     unit = {"model": webui.adapters["canny"], "module": "none", "image": b64(shapes(seed=77)), "weight": 0.7}
     assert post(client, [{**unit, "weight": 0.5}]).status_code == 200  # the other units' defaults are parsed here
     before = parsed.parses

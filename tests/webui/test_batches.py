@@ -60,7 +60,8 @@ def test_one_condition_is_shared_by_every_image(webui):
 
 def test_the_same_image_sent_once_per_batch_image_is_one_shared_condition(webui):
     a = shapes(seed=10)
-    cache = next(d.module for d in webui.scripts.scripts_data if d.path.endswith("t2i_adapter.py")).FEATURES
+    from t2i_webui.caches import FEATURES as cache
+
     cache.clear()
     before = cache.passes
     shared = webui.txt2img([unit(webui, a)], batch_size=2, prompt=PROMPTS, negative_prompt=NEGATIVES)

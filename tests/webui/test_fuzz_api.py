@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
@@ -72,8 +72,11 @@ def check(r) -> None:
             assert "field '" in body["detail"], body
 
 
+#: JSON integers have no size limit: ones beyond a float's range (±1.8e308), written as digits
+huge_ints = st.integers(10**308, 10**420) | st.integers(-(10**420), -(10**308))
+
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=10),
+    st.none() | st.booleans() | st.integers() | huge_ints | st.floats() | st.text(max_size=10),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
     max_leaves=5,
 )
@@ -100,8 +103,8 @@ def from_schema(schema: dict, openapi: dict) -> st.SearchStrategy:
         return valid | broken
     simple = {
         "string": st.text(max_size=20),
-        "integer": st.integers(-(2**40), 2**40),
-        "number": st.floats(allow_nan=False) | st.integers(-5000, 5000),
+        "integer": st.integers(-(2**40), 2**40) | huge_ints,
+        "number": st.floats(allow_nan=False) | st.integers(-5000, 5000) | huge_ints,
         "boolean": st.booleans(),
         "object": st.dictionaries(st.text(max_size=8), json_values, max_size=3),
     }
@@ -149,10 +152,12 @@ def test_routes_and_txt2img_survive_fuzzing_and_keep_serving(webui, client):
         optional={
             "image": images | st.lists(images, max_size=3),
             "module": modules,
-            "weight": st.floats(-1, 3) | st.sampled_from(["0.5", None]),
-            "guidance_start": st.floats(0, 1),
+            "weight": st.floats(-1, 3) | st.sampled_from(["0.5", None]) | huge_ints,
+            "guidance_start": st.floats(0, 1) | huge_ints,
             "guidance_end": st.floats(0, 1),
-            "processor_res": st.sampled_from([-1, 64, 1.5, "64"]),
+            "processor_res": st.sampled_from([-1, 64, 1.5, "64"]) | huge_ints,
+            "threshold_a": st.floats(-1, 300) | huge_ints,
+            "annotator_params": st.dictionaries(st.sampled_from(["low_threshold", "x"]), json_values, max_size=2),
             "resize_mode": st.sampled_from([0, 1, 2, 3, "Just Resize"]),
             "control_mode": st.sampled_from([0, 2, "Balanced", "x"]),
             "enabled": st.booleans(),
@@ -171,3 +176,21 @@ def test_routes_and_txt2img_survive_fuzzing_and_keep_serving(webui, client):
     fuzz_txt2img()
     after = send(client, "post", "/sdapi/v1/txt2img", json=good_request(webui))
     assert after.status_code == 200 and after.json()["images"] == before.json()["images"]
+
+
+def test_no_stored_setting_breaks_a_job(webui, client, monkeypatch):
+    """The settings route: ``/sdapi/v1/options`` stores any JSON value for our options (the stand-in has no such
+    route: the value is stored where the route would put it). Every job afterwards still answers 200."""
+    before = send(client, "post", "/sdapi/v1/txt2img", json=good_request(webui))
+    assert before.status_code == 200, before.text
+
+    @settings(FUZZ, max_examples=15)
+    @example(10**400, -(10**400))
+    @given(json_values, json_values)
+    def fuzz_settings(count, cache):
+        monkeypatch.setattr(webui.shared.opts, "t2i_adapter_unit_count", count, raising=False)
+        monkeypatch.setattr(webui.shared.opts, "t2i_adapter_model_cache_size", cache, raising=False)
+        r = send(client, "post", "/sdapi/v1/txt2img", json=good_request(webui))
+        assert r.status_code == 200 and r.json()["images"] == before.json()["images"], r.text[:300]
+
+    fuzz_settings()

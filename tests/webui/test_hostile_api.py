@@ -3,6 +3,8 @@ a 422 naming the field (API) and the same error in the panel's job, never a 500.
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -14,6 +16,11 @@ from .images import shapes
 from .test_api import b64, post
 
 pytest.importorskip("fastapi", reason="the API tests need fastapi (the WebUI ships fastapi==0.94.0)")
+
+
+#: JSON integers written as digits beyond a float's range: /sdapi/v1/options stores them as Python ints
+HUGE_INTS = (10**400, -(10**400))
+HUGE = "1" + "0" * 400
 
 
 @pytest.fixture()
@@ -44,14 +51,44 @@ def test_style_unit_without_clip_weights_is_422_naming_the_module(webui, style_m
     assert post(client, [{"model": webui.adapters["canny"], "image": b64(shapes())}]).status_code == 200
 
 
-@pytest.mark.parametrize("value", ["abc", None, float("nan"), [3], True])
+@pytest.mark.parametrize(
+    "value",
+    ["abc", None, float("nan"), [3], True, *(pytest.param(v, id=f"{'-' if v < 0 else ''}1e400") for v in HUGE_INTS)],
+)
 def test_a_unit_count_or_cache_setting_that_is_not_a_number_falls_back_to_the_default(webui, value, monkeypatch):
     # /sdapi/v1/options stores any JSON value, and config.json can be edited by hand
+    from t2i_webui import settings as module
+
     from .test_api import api_unit
 
-    module = next(d.module for d in webui.scripts.scripts_data if d.path.endswith("t2i_adapter.py"))
     monkeypatch.setattr(webui.shared.opts, "t2i_adapter_unit_count", value, raising=False)
     monkeypatch.setattr(webui.shared.opts, "t2i_adapter_model_cache_size", value, raising=False)
     assert module.unit_count() == 3
     r = post(webui.client(), [api_unit(webui)])
     assert r.status_code == 200, r.text
+
+
+def test_a_141_byte_strip_as_a_unit_image_is_422_naming_the_image_not_a_500(webui):
+    from tests.host.test_image_intake import strip_png
+
+    strip = base64.b64encode(strip_png(65535, 1)).decode()
+    client = webui.client()
+    r = post(client, [{"model": webui.adapters["canny"], "module": "canny", "image": strip}])
+    assert r.status_code == 422 and "field 'image'" in r.json()["detail"], r.text
+    assert "65535×1" in r.json()["detail"]
+    r = client.post("/t2i-adapter/detect", json={"module": "canny", "images": [strip]})
+    assert r.status_code == 422 and r.json()["field"] == "images[0]", r.text
+    with pytest.raises(UnitArgsError, match="65535×1") as info:  # the panel's job: the image arrives decoded
+        webui.txt2img([{"enabled": True, "model": webui.adapters["canny"], "module": "canny", "image": strip}])
+    assert info.value.field == "image"
+
+
+@pytest.mark.parametrize("field", ["weight", "processor_res", "threshold_a"])
+def test_a_unit_number_beyond_float_range_is_422_naming_the_field(webui, field):
+    from .test_api import JOB
+
+    unit = f'{{"model": "{webui.adapters["canny"]}", "module": "canny", "image": "{b64(shapes())}", "{field}": {HUGE}}}'
+    scripts = f'"alwayson_scripts": {{"t2i-adapter": {{"args": [{unit}]}}}}'
+    body = json.dumps({**JOB, "steps": 2}).rstrip("}") + f", {scripts}}}"
+    r = webui.client().post("/sdapi/v1/txt2img", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 422 and f"field '{field}'" in r.json()["detail"], r.text

@@ -12,8 +12,9 @@ from tests.host import hostile_models
 
 
 def test_the_panels_model_list_survives_the_torture_folder(webui, tmp_path, monkeypatch):
-    # the script is loaded by file (not importable by name): reach its module through one of its methods
-    module = SimpleNamespace(**type(webui.script()).title.__globals__)
+    from t2i_webui import models as glue
+
+    module = SimpleNamespace(model_choices=glue.choices, resolve_model=glue.resolve)
     models = webui.data_dir / "models"
     own, shared = models / "T2I-Adapter" / "torture", models / "ControlNet"
     created_shared = not shared.exists()

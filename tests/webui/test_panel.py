@@ -125,9 +125,8 @@ def test_a_panel_that_cannot_be_built_still_gives_the_api_one_state_per_unit(web
     """The WebUI's API builds every script's UI at start (init_default_script_args): our ui() must never raise."""
     import gradio as gr
 
-    from .test_txt2img import _script_module
-
-    module = _script_module(webui)
+    from t2i_webui import panel as module
+    from t2i_webui import settings
 
     def broken(*args, **kwargs):
         raise ValueError("sources must a list")  # what gradio 4 said of gradio 3 arguments
@@ -135,5 +134,5 @@ def test_a_panel_that_cannot_be_built_still_gives_the_api_one_state_per_unit(web
     monkeypatch.setattr(module, "unit_ui", broken)
     with gr.Blocks():
         states = webui.script().ui(False)
-    assert len(states) == module.unit_count()
+    assert len(states) == settings.unit_count()
     assert all(type(s).__name__ == "State" and s.value["enabled"] is False for s in states)

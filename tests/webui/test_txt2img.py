@@ -171,7 +171,8 @@ def _script_module(webui):
 
 
 def test_repeat_job_reuses_cached_features_without_an_adapter_pass(webui):
-    cache = _script_module(webui).FEATURES
+    from t2i_webui.caches import FEATURES as cache
+
     img = shapes(seed=42)
     first = webui.txt2img([unit(webui, image=img)])
     passes = cache.passes

@@ -372,7 +372,11 @@ def make_forge_model(sd_model: Any) -> Any:
     from modules.sd_samplers_kdiffusion import CompVisDenoiser
 
     unet = sd_model.model.diffusion_model
-    patcher = UnetPatcher(KModel(unet, CompVisDenoiser(sd_model)))
+    predictor = CompVisDenoiser(sd_model)
+    # backend/modules/k_prediction.py Prediction: the schedule and the kind of prediction (the stand-in's are eps)
+    predictor.prediction_type = "epsilon"
+    predictor.alphas_cumprod = sd_model.alphas_cumprod
+    patcher = UnetPatcher(KModel(unet, predictor))
     sd_model.forge_objects_original = ForgeObjects(patcher)
     sd_model.forge_objects_after_applying_lora = ForgeObjects(patcher)
     sd_model.forge_objects = ForgeObjects(patcher)

@@ -1,0 +1,49 @@
+"""Training checkpoints hold no pickle (a WebUI's torch.load refuses what torch 2.x pickles, and a pickle is code),
+round-trip the optimizer exactly, and an older pickled checkpoint is refused with what to do, never unpickled."""
+
+from __future__ import annotations
+
+import zipfile
+
+import pytest
+import torch
+
+from t2i_train.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
+from t2i_train.config import TrainConfig
+from t2i_train.errors import ConfigError
+
+
+def trained_optimizer():
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.Conv2d(4, 2, 1))
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-3, betas=(0.8, 0.9))
+    for _ in range(2):
+        net(torch.randn(1, 3, 8, 8)).square().mean().backward()
+        opt.step()
+    return net, opt
+
+
+def test_a_checkpoint_has_no_pickle_and_restores_the_optimizer_exactly(tmp_path):
+    net, opt = trained_optimizer()
+    config = TrainConfig(output=str(tmp_path))
+    folder = save_checkpoint(tmp_path / "checkpoints" / "step-000002", net, opt, 2, [0.5, 0.25], config)
+    for f in folder.iterdir():
+        assert not zipfile.is_zipfile(f) and not f.read_bytes().startswith(b"\x80"), f.name  # no torch.save output
+    saved = load_checkpoint(find_checkpoint(TrainConfig(output=str(tmp_path), resume="latest")))
+    assert saved["step"] == 2 and saved["losses"] == [0.5, 0.25]
+    again = torch.optim.AdamW(net.parameters(), lr=1.0)
+    again.load_state_dict(saved["optimizer"])
+    a, b = opt.state_dict(), again.state_dict()
+    assert a["param_groups"] == b["param_groups"]
+    for k in a["state"]:
+        for name, v in a["state"][k].items():
+            assert torch.equal(v, b["state"][k][name]), (k, name)
+
+
+def test_an_older_pickled_checkpoint_is_refused_with_what_to_do(tmp_path):
+    old = tmp_path / "checkpoints" / "step-000010"
+    old.mkdir(parents=True)
+    (old / "state.json").write_text('{"step": 10, "losses": []}')
+    (old / "optimizer.pt").write_bytes(b"\x80\x04not read")
+    with pytest.raises(ConfigError, match="optimizer.pt is a pickle.*start a new run"):
+        find_checkpoint(TrainConfig(output=str(tmp_path), resume="latest"))
