@@ -24,14 +24,12 @@ WEIGHTS = "dpt_hybrid-midas-501f0c75.pt"
 def _model(path: str) -> Any:
     import torch
 
-    from annotators.nets import default_device
     from annotators.nets.dpt_hybrid import DPTHybridDepth
-    from annotators.weights import load_state_dict, load_strict
+    from annotators.weights import load_network
 
     with torch.device("meta"):  # 123 M parameters: skip the random initialisation, adopt the file's tensors
         net = DPTHybridDepth()
-    load_strict(net, load_state_dict(path), f"MiDaS DPT-Hybrid from {path}", assign=True)
-    return net.eval().to(default_device())
+    return load_network(net, path, "MiDaS DPT-Hybrid", assign=True)
 
 
 def inverse_depth(image: np.ndarray, *, resolution: int = 512, weights_path: str | None = None) -> np.ndarray:

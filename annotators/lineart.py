@@ -23,13 +23,10 @@ WEIGHTS_COARSE = "sk_model2.pth"
 
 @functools.lru_cache(maxsize=2)
 def _model(path: str) -> Any:
-    from annotators.nets import default_device
     from annotators.nets.lineart_generator import LineartGenerator
-    from annotators.weights import load_state_dict, load_strict
+    from annotators.weights import load_network
 
-    net = LineartGenerator()
-    load_strict(net, load_state_dict(path), f"lineart generator from {path}")
-    return net.eval().to(default_device())
+    return load_network(LineartGenerator(), path, "lineart generator")
 
 
 def line_drawing(

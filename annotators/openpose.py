@@ -27,13 +27,11 @@ WEIGHTS = "body_pose_model.pth"
 
 @functools.lru_cache(maxsize=1)
 def _model(path: str) -> Any:
-    from annotators.nets import default_device
     from annotators.nets.openpose_body import BodyPoseNet, from_published
-    from annotators.weights import load_state_dict, load_strict
+    from annotators.weights import load_network
 
     net = BodyPoseNet()
-    load_strict(net, from_published(load_state_dict(path), net), f"OpenPose body network from {path}")
-    return net.eval().to(default_device())
+    return load_network(net, path, "OpenPose body network", convert=lambda state: from_published(state, net))
 
 
 def detect_people(image: np.ndarray, *, resolution: int = 512, weights_path: str | None = None) -> list[np.ndarray]:

@@ -24,13 +24,10 @@ WEIGHTS = "table5_pidinet.pth"
 
 @functools.lru_cache(maxsize=1)
 def _model(path: str) -> Any:
-    from annotators.nets import default_device
     from annotators.nets.pidinet import PiDiNet
-    from annotators.weights import load_state_dict, load_strict
+    from annotators.weights import load_network
 
-    net = PiDiNet()
-    load_strict(net, load_state_dict(path), f"PiDiNet (table5) from {path}")
-    return net.eval().to(default_device())
+    return load_network(PiDiNet(), path, "PiDiNet (table5)")
 
 
 def edge_probability(image: np.ndarray, *, resolution: int = 512, weights_path: str | None = None) -> np.ndarray:

@@ -370,12 +370,17 @@ def load_state_dict(
     """
     from t2i_ext.errors import AdapterLoadError, UnsafePickleError
     from t2i_ext.formats import read_file
-    from t2i_ext.sniff import error_reason
+    from t2i_ext.sniff import container, error_reason, open_regular
 
     path = Path(path)
     if not path.is_file():
         raise WeightsUnavailableError(f"weight file {str(path)!r} does not exist")
     safetensors = path.suffix == ".safetensors"
+    try:
+        with open_regular(path) as f:
+            container(f, path.name)
+    except AdapterLoadError as e:  # no weights file at all: the core says what it is (an image, a page) and what to do
+        raise WeightsError(f"{path} is not a weight file: {error_reason(path, e)}") from None
     try:
         obj = read_file(path, load=not safetensors)[0]
     except UnsafePickleError as e:
@@ -413,6 +418,9 @@ def canonical_state_dict(obj: Any, what: str = "weights") -> dict[str, Any]:
                     obj = obj[key]
                     break
     if not isinstance(obj, Mapping) or not _is_tensor_dict(obj):
+        kind = _other_model(obj) if isinstance(obj, Mapping) else None
+        if kind:
+            raise WeightsError(f"{what} is {kind}")
         raise WeightsError(f"{what} does not hold a state dict (a mapping of parameter names to tensors)")
     out: dict[str, torch.Tensor] = {}
     for key, value in obj.items():
@@ -427,11 +435,42 @@ def _is_tensor_dict(obj: Mapping) -> bool:
     return bool(obj) and all(isinstance(k, str) for k in obj) and any(isinstance(v, torch.Tensor) for v in obj.values())
 
 
+def _other_model(state_dict: Mapping[str, Any]) -> str | None:
+    """What another kind of model file is and where it goes, when the core recognises it; else None."""
+    from t2i_ext.architectures import model_kind
+
+    kind = model_kind(state_dict)
+    if kind is None:
+        return None
+    return f"not annotator weights but {kind} For the annotator, use its published file (annotators.weights.WEIGHTS)."
+
+
+def load_network(
+    net: Any,
+    path: str,
+    what: str,
+    *,
+    convert: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    assign: bool = False,
+) -> Any:
+    """``net`` (an annotator's network) with the weight file at `path` strictly loaded (`load_strict`; `convert`
+    renames a published layout first), in eval mode on the default device. `what` names the network in errors."""
+    from annotators.nets import default_device
+
+    state = load_state_dict(path)
+    load_strict(net, convert(state) if convert else state, f"{what} from {path}", assign=assign)
+    return net.eval().to(default_device())
+
+
 def load_strict(module: Any, state_dict: Mapping[str, Any], what: str, *, assign: bool = False) -> None:
-    """``module.load_state_dict(state_dict, strict=True)`` with an error that lists (the first few) missing,
-    unexpected and mis-shaped keys. ``assign=True`` adopts the tensors themselves (for a module built on the
-    ``meta`` device: large networks then skip their random initialisation)."""
+    """``module.load_state_dict(state_dict, strict=True)`` with an error that names another kind of model file
+    (an adapter, a checkpoint) or lists (the first few) missing, unexpected and mis-shaped keys. ``assign=True``
+    adopts the tensors themselves (for a module built on the ``meta`` device: large networks then skip their
+    random initialisation)."""
     expected = module.state_dict()
+    kind = None if set(expected) & set(state_dict) else _other_model(state_dict)
+    if kind:
+        raise WeightsError(f"{what} is {kind}")
     missing = [k for k in expected if k not in state_dict]
     unexpected = [k for k in state_dict if k not in expected]
     wrong = [

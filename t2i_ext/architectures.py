@@ -308,22 +308,37 @@ def describe_foreign(sd: Tensors) -> str:
     keys = list(sd)
     if not keys:
         return "the file holds no tensors."
+    what = foreign_kind(sd) or "an unknown model."
+    return f"it looks like {what} (first keys: {', '.join(show_name(k) for k in keys[:3])})"
+
+
+def foreign_kind(sd: Tensors) -> str | None:
+    """Which other kind of model ``sd`` is, and where it goes ("a LoRA; put it in ..."); None when unknown."""
+    keys = list(sd)
 
     def has(*parts: str) -> bool:
         return any(p in k for k in keys for p in parts)
 
     if has("input_hint_block", "zero_convs", "controlnet_cond_embedding", "control_model."):
-        what = "a ControlNet; use it with a ControlNet extension, not as a T2I-Adapter."
-    elif has("lora_up", "lora_down", "lora_A", "lora_B", "lora_unet_", "lora_te"):
-        what = "a LoRA; put it in the WebUI's models/Lora folder."
-    elif has("model.diffusion_model.", "conditioner.embedders", "cond_stage_model."):
-        what = "a Stable Diffusion checkpoint; put it in the WebUI's models/Stable-diffusion folder."
-    elif has("encoder.down.", "decoder.up.", "post_quant_conv"):
-        what = "a VAE; put it in the WebUI's models/VAE folder."
-    elif has("string_to_param", "emb_params", "clip_l", "clip_g") and len(keys) <= 4:
-        what = "a textual-inversion embedding; put it in the WebUI's embeddings folder."
-    elif has("down_blocks.", "mid_block.", "time_embedding."):
-        what = "a diffusers UNet or ControlNet, not a T2I-Adapter."
-    else:
-        what = "an unknown model."
-    return f"it looks like {what} (first keys: {', '.join(show_name(k) for k in keys[:3])})"
+        return "a ControlNet; use it with a ControlNet extension, not as a T2I-Adapter."
+    if has("lora_up", "lora_down", "lora_A", "lora_B", "lora_unet_", "lora_te"):
+        return "a LoRA; put it in the WebUI's models/Lora folder."
+    if has("model.diffusion_model.", "conditioner.embedders", "cond_stage_model."):
+        return "a Stable Diffusion checkpoint; put it in the WebUI's models/Stable-diffusion folder."
+    if has("encoder.down.", "decoder.up.", "post_quant_conv"):
+        return "a VAE; put it in the WebUI's models/VAE folder."
+    if has("string_to_param", "emb_params", "clip_l", "clip_g") and len(keys) <= 4:
+        return "a textual-inversion embedding; put it in the WebUI's embeddings folder."
+    if has("down_blocks.", "mid_block.", "time_embedding."):
+        return "a diffusers UNet or ControlNet, not a T2I-Adapter."
+    return None
+
+
+def model_kind(sd: Tensors) -> str | None:
+    """What ``sd`` is when a slot wanted another kind of file: a T2I-Adapter (told by :func:`identify`) or one of
+    :func:`foreign_kind`'s models, with where it goes; None when it is none of them."""
+    try:
+        found = identify(sd)
+    except AdapterLoadError:
+        return foreign_kind(sd)
+    return f"a T2I-Adapter ({found.kind}, {found.base}); put it in the WebUI's models/T2I-Adapter folder."

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import TextIO
 
-from .console import quiet_libraries, write_failure
+from .console import quiet_libraries, refuse, write_failure
 from .errors import AdapterError
 
 EXAMPLES = """\
@@ -165,8 +165,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             return args.run(args, out)
         except (AdapterError, ValueError) as e:  # bad input: one line, never a traceback
-            print(f"error: {e}", file=err)
-            return 1
+            return refuse(e, err)
         except KeyboardInterrupt:
             print("interrupted: nothing half-written was left.", file=err)
             return 130

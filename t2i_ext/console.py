@@ -98,6 +98,13 @@ def quiet_libraries(verbose: bool = False) -> Iterator[tuple[TextIO, TextIO]]:
         devnull.close()
 
 
+def refuse(error: BaseException | str, stream: TextIO, status: int = 1) -> int:
+    """Print the one line a command answers a refusal with (``error: …``, never a traceback); return ``status``,
+    its exit status."""
+    print(f"error: {error}", file=stream)
+    return status
+
+
 def write_failure(error: BaseException) -> str | None:
     """``"PATH: reason"`` when ``error`` is a failed write (an ``OSError``, or safetensors' own error wrapping
     one: a full disk, a read-only folder); ``None`` for anything else."""

@@ -109,7 +109,10 @@ def _load_pickle(f: BinaryIO, name: str) -> Any:
     try:
         with warnings.catch_warnings():  # torch's note on an unusual pickle protocol is no news to a user
             warnings.simplefilter("ignore", UserWarning)
-            return torch.load(f, map_location="cpu", weights_only=True)
+            # torch.serialization.load, not torch.load: AUTOMATIC1111 replaces torch.load with its own checker
+            # (modules/safe.py), which answers None for every archive torch >= 2.1 writes (its entry-name rule refuses
+            # `.format_version`). The pickle was already read symbolically (sniff.py), and weights_only holds here.
+            return torch.serialization.load(f, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         # torch's own text suggests weights_only=False, the opposite of what to do; keep only the global's name
         found = re.search(r"(?:Unsupported global: GLOBAL|global) ([\w.]+)", str(e))

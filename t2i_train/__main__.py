@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from t2i_ext.console import quiet_libraries, write_failure
+from t2i_ext.console import quiet_libraries, refuse, write_failure
 
 from .config import TrainConfig
 from .errors import ConfigError
@@ -188,11 +188,9 @@ def main(argv: list[str] | None = None) -> int:
                 return _demo_data(args, out)
             return _train(args, config, out, err)
         except NonFiniteLossError as e:
-            print(f"error: {e}", file=err)
-            return 1
+            return refuse(e, err)
         except TrainError as e:
-            print(f"error: {e}", file=err)
-            return 2
+            return refuse(e, err, 2)
         except Exception as e:  # a full disk, a folder made read-only during the run: nothing half-written stays
             failure = write_failure(e)
             if failure is None:

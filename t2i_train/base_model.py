@@ -15,6 +15,7 @@ import math
 import os
 import re
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -384,20 +385,23 @@ def _read_safetensors(f: BinaryIO, name: str) -> StateDict:
     return out
 
 
-def detect_family(sd: StateDict) -> str:
-    """``sd1``/``sd2``/``sdxl`` from the text encoder keys, or a clear refusal saying what the file is."""
+def detect_family(sd: StateDict, name: str = "this file") -> str:
+    """``sd1``/``sd2``/``sdxl`` from the text encoder keys, or a refusal naming file ``name`` and what it is."""
+    from t2i_ext.architectures import model_kind
+
     has = lambda prefix: any(k.startswith(prefix) for k in sd)  # noqa: E731
     unet_in = sd.get("model.diffusion_model.input_blocks.0.0.weight")
     if unet_in is None:
-        if has("lora_") or any(".lora_" in k for k in sd):
-            raise BaseModelError("this file is a LoRA, not a base model checkpoint.")
-        if has("encoder.") and has("decoder.") or has("first_stage_model.") and not has("model."):
-            raise BaseModelError("this file is a VAE alone, not a base model checkpoint.")
-        if has("control_model.") or has("input_hint_block"):
-            raise BaseModelError("this file is a ControlNet, not a base model checkpoint.")
+        choose = "choose an SD1.x, SD2.x or SDXL base checkpoint (.safetensors/.ckpt) or a diffusers folder."
         if has("model.diffusion_model.joint_blocks") or has("double_blocks."):
-            raise BaseModelError("SD3/Flux checkpoints are not supported (the adapters target SD1/SD2/SDXL UNets).")
-        raise BaseModelError("unknown file: no model.diffusion_model.* UNet inside.")
+            raise BaseModelError(
+                f"{name}: SD3/Flux checkpoints are not supported (the adapters target SD1/SD2/SDXL UNets); {choose}"
+            )
+        # a checkpoint that lost its UNet is no other kind of model: the core would call it a checkpoint
+        kind = None if has("model.") or has("cond_stage_model.") or has("conditioner.") else model_kind(sd)
+        if kind:
+            raise BaseModelError(f"{name} is not a base model: this is {kind} For training, {choose}")
+        raise BaseModelError(f"{name}: no Stable Diffusion UNet inside (model.diffusion_model.*); {choose}")
     if unet_in.shape[1] != 4:
         raise BaseModelError(
             f"the UNet takes {unet_in.shape[1]} input channels (inpainting/instruct model): not supported; "
@@ -436,22 +440,18 @@ def _schedule(
     return torch.cumprod(1 - betas, dim=0)
 
 
-def load_single_file(
-    path: Path,
-    prediction: str = "auto",
-    tokenizer: str | os.PathLike | None = None,
-    dtype: torch.dtype = torch.float32,
-    cache: str | os.PathLike | None = None,
+def _load_single_file(
+    path: Path, prediction: str, tokenizer_folder: Callable[[], Path], dtype: torch.dtype
 ) -> BaseModel:
     sd = read_checkpoint(path)
-    family = detect_family(sd)
+    family = detect_family(sd, path.name)
     if family == SD2 and prediction == "auto":
         raise BaseModelError(
             f"{path.name} is an SD2.x checkpoint, and its file does not say whether it predicts noise (512-base) or "
             "v (768-v): pass --prediction-type epsilon or --prediction-type v."
         )
     prediction = "epsilon" if prediction == "auto" else prediction
-    tok = find_tokenizer_folder(tokenizer, cache)
+    tok = tokenizer_folder()
     if family == SD1:
         towers = [
             TextTower(
@@ -511,12 +511,8 @@ def _json(path: Path) -> dict:
     return json.loads(path.read_text())
 
 
-def load_diffusers_folder(
-    folder: Path,
-    prediction: str = "auto",
-    tokenizer: str | os.PathLike | None = None,
-    dtype: torch.dtype = torch.float32,
-    cache: str | os.PathLike | None = None,
+def _load_diffusers_folder(
+    folder: Path, prediction: str, tokenizer_folder: Callable[[], Path], dtype: torch.dtype
 ) -> BaseModel:
     index = _json(folder / "model_index.json")
     if index.get("_class_name") not in ("StableDiffusionPipeline", "StableDiffusionXLPipeline"):
@@ -550,7 +546,7 @@ def load_diffusers_folder(
 
     def tok_folder(sub: str) -> Path:
         own = folder / sub
-        return own if (own / "vocab.json").exists() else find_tokenizer_folder(tokenizer, cache)
+        return own if (own / "vocab.json").exists() else tokenizer_folder()
 
     def text_model(sub: str, projection: bool) -> nn.Module:
         cfg = _json(folder / sub / "config.json")
@@ -609,6 +605,5 @@ def load_base_model(
     if prediction not in ("auto", "epsilon", "v"):
         raise BaseModelError(f"prediction type must be auto, epsilon or v, not {prediction!r}.")
     path = Path(source)
-    if path.is_dir():
-        return load_diffusers_folder(path, prediction, tokenizer, dtype, cache)
-    return load_single_file(path, prediction, tokenizer, dtype, cache)
+    load = _load_diffusers_folder if path.is_dir() else _load_single_file
+    return load(path, prediction, lambda: find_tokenizer_folder(tokenizer, cache), dtype)

@@ -20,8 +20,8 @@ import torch
 from torch import nn
 
 from .attention import use_sdpa
-from .checkpoint import find_checkpoint, load_checkpoint, prune, save_checkpoint
 from .base_model import Conditioning, context_depth
+from .checkpoint import find_checkpoint, load_checkpoint, prune, save_checkpoint
 from .config import TrainConfig
 from .errors import ConfigError, NonFiniteLossError
 from .precompute import LatentSet

@@ -458,14 +458,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, default=Path(DEFAULT_OUT), help="where the PNG goes")
     parser.add_argument("--seed", type=_seed, default=0, help="seed of the models, the data and the samples")
-    parser.add_argument("--quick", action="store_true", help="a smaller toy (16×16 latents, fewer steps), for a quick check")
+    parser.add_argument("--quick", action="store_true",
+                        help="a smaller toy (16×16 latents, fewer steps), for a quick check")
     parser.add_argument("--verbose", action="store_true", help="show other libraries' start-up output")
     args = parser.parse_args(argv)
     try:
         out_path = check_out(args.out)
     except ShowcaseError as e:
         parser.exit(2, f"{parser.prog}: error: {e}\n")
-    from t2i_ext.console import quiet_libraries
+    from t2i_ext.console import quiet_libraries, refuse
 
     plan = QUICK if args.quick else FULL
     with quiet_libraries(args.verbose) as (out, err):
@@ -477,8 +478,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                       + f"   |   seed {args.seed}, tiny UNet on {plan.latent}×{plan.latent} latents")
             save_png(draw_figure(outcome.rows, title, footer), out_path)
         except ShowcaseError as e:
-            print(f"error: {e}", file=err)
-            return 1
+            return refuse(e, err)
         except OSError as e:
             print(f"error: could not write {out_path}: {e.strerror or e}", file=err)
             return 1

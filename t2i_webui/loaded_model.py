@@ -70,8 +70,8 @@ def _schedule(sd_model: Any) -> tuple[torch.Tensor, str]:
         predictor = sd_model
     if kind is None:
         raise BaseModelError(
-            f"the loaded checkpoint predicts {getattr(predictor, 'prediction_type', '?')!r}; the trainer supports noise "
-            "(epsilon) and v prediction."
+            f"the loaded checkpoint predicts {getattr(predictor, 'prediction_type', '?')!r}; "
+            "the trainer supports noise (epsilon) and v prediction."
         )
     return torch.as_tensor(alphas).detach(), kind
 

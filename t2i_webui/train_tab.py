@@ -124,15 +124,29 @@ def run_training(
         session.start()
     except TrainError as e:
         raise gr.Error(str(e)) from None
+    shown = None
     while True:
         snap = session.snapshot()
-        yield snap["status"], snap["loss_curve"], snap["sample"]
+        # only what changed: every yield makes the page fetch and redraw the pictures (gradio 4 on Forge fell behind
+        # by minutes when they were sent every second)
+        now = (snap["status"], *(_stamp(snap[k]) for k in ("loss_curve", "sample")))
+        if now != shown:
+            shown = now
+            yield snap["status"], snap["loss_curve"], snap["sample"]
         if not snap["running"]:
             break
         time.sleep(POLL_SECONDS)
     shared.state.interrupted = False
     if session.log:
         LOG.info("T2I-Adapter training:\n%s", "\n".join(session.log))
+
+
+def _stamp(path: str | None) -> tuple | None:
+    """A picture's identity for "has it changed": path and modification time (the loss curve keeps its path)."""
+    try:
+        return (path, Path(path).stat().st_mtime_ns) if path else None
+    except OSError:
+        return (path, None)
 
 
 def torch_device_is_cpu() -> bool:

@@ -9,8 +9,10 @@ A markdown file is run top to bottom in one scratch folder, as a reader would fo
 - an HTML comment right above a fence says how else to run it: ``<!-- docs: api -->`` sends the snippet's
   ``requests`` calls to the stand-in WebUI instead of ``127.0.0.1:7860``; ``<!-- docs: webui-folder -->`` runs a
   console block inside a scratch folder laid out like a WebUI's; ``<!-- docs: not-run (reason) -->`` is allowed
-  only for the commands the suite itself is (``./dev.sh test``) and for what needs a GPU, a real WebUI or a
-  download — the reason is shown and the block is listed by this test, so it stays rare.
+  only for the suite itself (``./dev.sh test``), the main job (its own test runs it) and for what needs a GPU, a
+  real WebUI or a download — the reason is shown and checked against that list, so it stays rare.
+
+Code shown by indentation instead of a fence would escape all this, so it is refused.
 
 ``./dev.sh`` in a block is the repository's own script, called through a link in the scratch folder.
 """
@@ -30,7 +32,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md")), ROOT / "annotators" / "README.md"]
 FENCE = re.compile(r"(?:<!-- docs: (?P<mode>[^>]*?) -->\n)?```(?P<lang>[a-z]*)\n(?P<body>.*?)\n```", re.S)
-NOT_RUN_ALLOWED = ("the test suite itself", "needs a real WebUI", "needs a GPU", "downloads")
+NOT_RUN_ALLOWED = ("the test suite itself", "the main job", "needs a real WebUI", "needs a GPU", "downloads")
 TIMEOUT_S = 300
 
 
@@ -93,6 +95,7 @@ def environment(scratch: Path) -> dict[str, str]:
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["PYTHONPATH"] = str(ROOT)
     env["HOME"] = str(scratch / "home")  # nothing the docs do reaches the user's own caches
+    env["REPO"] = str(ROOT)  # "the address of this repository" in the install instructions: this clone
     env.pop("PYTHONWARNINGS", None)
     return env
 
@@ -122,6 +125,7 @@ def run_python(block: Block, cwd: Path, env: dict[str, str], api_port: int | Non
 def lay_out_scratch(scratch: Path) -> None:
     (scratch / "home").mkdir()
     (scratch / "dev.sh").symlink_to(ROOT / "dev.sh")
+    (scratch / "docs").symlink_to(ROOT / "docs")  # the pictures the docs use as inputs, as in a clone
 
 
 @pytest.mark.parametrize("path", DOCS, ids=lambda p: str(p.relative_to(ROOT)))
@@ -144,6 +148,16 @@ def test_every_code_block_runs(path: Path, tmp_path: Path) -> None:
             continue  # tests/webui/test_docs_api.py runs these against the stand-in WebUI
         else:
             run_python(block, tmp_path, env)
+
+
+INDENTED_CODE = re.compile(r"\n\n( {4,}(?:\$ |\./|python|accelerate|git |import |from )[^\n]*)")
+
+
+@pytest.mark.parametrize("path", DOCS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_code_is_shown_by_indentation(path: Path) -> None:
+    text = FENCE.sub("", path.read_text(encoding="utf-8"))
+    found = INDENTED_CODE.findall(text)
+    assert not found, f"{path.relative_to(ROOT)}: put these in a ```console or ```python block: {found}"
 
 
 def test_the_harness_reads_sessions_and_output() -> None:

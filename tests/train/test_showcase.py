@@ -38,7 +38,7 @@ def test_quick_run_writes_a_picture_with_three_titled_columns_of_cells(quick_run
     assert image.size == showcase.figure_size(rows)
     assert image.text["columns"].split(" | ") == list(showcase.COLUMNS)
     pixels = np.asarray(image.convert("L"))
-    for left, top, right, bottom in showcase.column_boxes(rows):
+    for left, top, right, _bottom in showcase.column_boxes(rows):
         title = pixels[top - showcase.TITLE : top, left:right]
         assert (title < 100).sum() > 50, "a column has no title"
         for r in range(rows):

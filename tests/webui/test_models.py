@@ -98,3 +98,19 @@ def test_switching_checkpoints_between_jobs_keeps_results_reproducible(webui):
     webui.txt2img([unit(webui.adapters["xl_canny"])])
     webui.use("sd1")
     assert np.array_equal(pixels(webui.txt2img([unit(webui.adapters["canny"])])), pixels(first))
+
+
+def test_a_pth_adapter_saved_by_torch_2_loads_under_the_webuis_checking_torch_load(webui, tmp_path):
+    # A1111 replaces torch.load with modules/safe.py's checker (the stand-in reproduces its rules), which answers None
+    # for any archive torch >= 2.1 writes: the core must read pickles without it.
+    import torch
+
+    import t2i_ext
+    from t2i_ext.random_adapter import random_adapter
+
+    net = random_adapter("full", 1, (32, 64, 128, 128), seed=3)
+    path = tmp_path / "t2iadapter_canny_torch2.pth"
+    torch.save(net.state_dict(), path)
+    assert torch.load(path) is None, "the stand-in's torch.load should refuse what torch 2 writes, as A1111's does"
+    loaded = t2i_ext.load_adapter(path)
+    assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), net.state_dict().values()))

@@ -19,8 +19,8 @@ HERE = Path(__file__).resolve().parent
 
 
 def test_train_interrupt_resume_and_list_in_a_fresh_webui_process(tmp_path):
-    from tests.train.helpers import write_pairs
     from t2i_train.tiny import write_tiny_checkpoint
+    from tests.train.helpers import write_pairs
 
     pairs = write_pairs(tmp_path / "pairs", 4)
     ckpt = write_tiny_checkpoint(tmp_path / "tiny-sd15.safetensors")  # only an older tab read the file

@@ -3,7 +3,6 @@ models_path, script_path, data_path, extensions_dir, ...``) and, before that, im
 ``torch.load`` with the WebUI's checking loader for the whole process."""
 
 import modules.safe  # noqa: F401
-
 from modules.paths_internal import (  # noqa: F401
     data_path,
     default_output_dir,

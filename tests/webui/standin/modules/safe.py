@@ -6,9 +6,9 @@ What an extension can observe:
   the same arguments. A file that fails the check is not loaded: the error is reported (``errors.report``) and
   ``torch.load`` **returns None** instead of raising.
 - A zip archive (torch's format since 1.6) passes only if every entry name is ``<dir>/data.pkl``, ``<dir>/version``,
-  ``<dir>/byteorder``, ``<dir>/data/<digits>`` or ``<dir>/<any char>data/serialization_id`` (the ``allowed_zip_names_re``
-  regex), and exactly one ``data.pkl`` exists. torch 2.x also writes ``<dir>/.format_version`` and
-  ``<dir>/.storage_alignment``, so everything it saves is refused.
+  ``<dir>/byteorder``, ``<dir>/data/<digits>`` or ``<dir>/<any char>data/serialization_id``
+  (the ``allowed_zip_names_re`` regex), and exactly one ``data.pkl`` exists. torch 2.x also writes
+  ``<dir>/.format_version`` and ``<dir>/.storage_alignment``, so everything it saves is refused.
 - The pickle is then run through a restricted unpickler: only ``collections.OrderedDict``; ``torch._utils``
   ``_rebuild_tensor_v2``/``_rebuild_parameter``/``_rebuild_device_tensor_from_numpy``; the storages ``torch.Float/
   Half/Int/Long/Double/Byte/BFloat16Storage`` and ``torch.float32``; ``torch.nn.modules.container.ParameterDict``;
