@@ -4,6 +4,7 @@ calls. Under the WebUI's queue lock a tab passes ``progress_callback`` (live los
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,7 +103,29 @@ def prepare(config: TrainConfig, num_processes: int = 1, base: BaseModel | None 
     if resume is not None and final.exists() and checkpoint_step(resume) >= config.steps:
         raise ConfigError(f"this run already finished at step {checkpoint_step(resume)}: give --steps above it to "
                           "train on.")
-    return Plan(config, base, samples, adapter, buckets, num_processes)
+    plan = Plan(config, base, samples, adapter, buckets, num_processes)
+    check_memory(plan)
+    return plan
+
+
+def device_memory() -> int:
+    """Bytes of memory on the device a run trains on: the first GPU's, else the machine's RAM."""
+    if torch.cuda.is_available():
+        return torch.cuda.get_device_properties(0).total_memory
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def check_memory(plan: Plan) -> None:
+    """Refuse, before any work, a run whose memory estimate exceeds the whole device (a resolution or batch that
+    cannot fit); the estimate is rough, so only what cannot fit even on an empty device is refused."""
+    need = sum(plan.memory_estimate().values())
+    have = device_memory()
+    if need > have:
+        raise ConfigError(
+            f"this run needs about {need / GiB:.1f} GiB per device (UNet, adapter and optimizer, activations at "
+            f"--resolution {plan.config.resolution} and --batch-size {plan.config.batch_size}) but the device has "
+            f"{have / GiB:.1f} GiB: lower --resolution or --batch-size, or add --gradient-checkpointing."
+        )
 
 
 def make_sampler(plan: Plan, data: LatentSet, device: torch.device,

@@ -201,9 +201,11 @@ def load_pair(sample: Sample, placement: Placement, channels: int) -> tuple[np.n
     """The image ``[3, H, W]`` float32 in [-1, 1] and its map ``[channels, H, W]`` in [0, 1], cut identically."""
     import t2i_ext
 
+    from t2i_host.images import read_image_file
+
     def cut(path: Path, mode: str) -> Image.Image:
-        with Image.open(path) as im:
-            im = im.convert(mode).resize(placement.resized[::-1], Image.BICUBIC if mode == "RGB" else Image.BILINEAR)
+        im = read_image_file(path, exif_transpose=False)  # the one checked reader, as scan_folder read it
+        im = im.convert(mode).resize(placement.resized[::-1], Image.BICUBIC if mode == "RGB" else Image.BILINEAR)
         t, left = placement.top, placement.left
         return im.crop((left, t, left + placement.target[1], t + placement.target[0]))
 

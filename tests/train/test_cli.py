@@ -271,3 +271,15 @@ def test_demo_data_gives_a_base_model_and_pairs_that_train(tmp_path, tokenizer_c
                   cache=tokenizer_cache) == 0
     assert (tmp_path / "run" / "adapter.safetensors").is_file()
     assert main(["demo-data", str(demo)]) == 2  # never over an existing folder
+
+
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_a_run_whose_memory_estimate_exceeds_the_device_is_refused_before_any_work(tmp_path, sd1_file, tokenizer_cache,
+                                                                                  capsys, monkeypatch, dry_run):
+    import t2i_train.api as api
+
+    monkeypatch.setattr(api, "device_memory", lambda: 1024**2)  # a device of 1 MiB: nothing fits
+    data = write_pairs(tmp_path / "d", 1)
+    rc = _train(sd1_file, data, tmp_path / "out", *(["--dry-run"] if dry_run else []), cache=tokenizer_cache)
+    assert rc == 2 and "lower --resolution or --batch-size" in _one_line_error(capsys)
+    assert not (tmp_path / "out" / "adapter.safetensors").exists()
