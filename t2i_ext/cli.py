@@ -89,7 +89,7 @@ def _random_adapter(args: argparse.Namespace, out: TextIO) -> int:
     from .loading import load_adapter
     from .random_adapter import write_random_adapter
 
-    path = write_random_adapter(args.out, args.arch, args.in_channels, seed=args.seed, half=args.half)
+    path = write_random_adapter(args.out, args.arch, args.in_channels or 3, seed=args.seed, half=args.half)
     print(f"wrote {path}: {load_adapter(path).describe()}, random weights (seed {args.seed})", file=out)
     return 0
 
@@ -146,7 +146,8 @@ def _parser() -> argparse.ArgumentParser:
                 "download)")
     p.add_argument("--arch", choices=ARCHITECTURES, required=True,
                    help="full/light (SD1.5), xl (SDXL), style (CLIP-vision tokens), fuser (CoAdapter)")
-    p.add_argument("--in-channels", type=int, choices=(1, 3), default=3, help="condition channels (full/light/xl)")
+    p.add_argument("--in-channels", type=int, choices=(1, 3),
+                   help="condition channels of full/light/xl (3 when not given; style and fuser take none)")
     p.add_argument("--seed", type=_bounded(0, 2**63 - 1), default=0)
     p.add_argument("--half", action="store_true", help="store fp16 weights (half the size)")
     p.add_argument("-o", "--out", type=Path, required=True, help="the .safetensors file to write (must be new)")
@@ -161,6 +162,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)  # a usage error: argparse prints the usage and exits with 2
+    if getattr(args, "arch", None) in ("style", "fuser") and args.in_channels is not None:
+        parser.error(f"--in-channels: a {args.arch} adapter takes no condition image; leave the option out")
     with quiet_libraries(args.verbose) as (out, err):
         try:
             return args.run(args, out)

@@ -82,7 +82,7 @@ def decode_base64(text: str) -> np.ndarray | None:
         raise ValueError("URLs are not fetched; send the image itself, base64-encoded")
     text = _LINE_BREAKS.sub("", text)
     try:
-        raw = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
+        raw = base64.b64decode(text, validate=True)  # padding required, as the WebUI's b64decode requires it
     except (binascii.Error, ValueError):
         raise ValueError("is not valid base64; send the image file's bytes base64-encoded (PNG/JPEG/WebP)") from None
     return decode_bytes(raw)

@@ -200,7 +200,6 @@ def place(size: tuple[int, int], resolution: int, multiple: int, buckets: bool) 
 def load_pair(sample: Sample, placement: Placement, channels: int) -> tuple[np.ndarray, np.ndarray]:
     """The image ``[3, H, W]`` float32 in [-1, 1] and its map ``[channels, H, W]`` in [0, 1], cut identically."""
     import t2i_ext
-
     from t2i_host.images import read_image_file
 
     def cut(path: Path, mode: str) -> Image.Image:

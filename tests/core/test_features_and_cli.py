@@ -174,3 +174,12 @@ def test_random_style_and_fuser_adapters_load_as_what_they_are(tmp_path, arch, k
     adapter = t2i_ext.load_adapter(tmp_path / "a.safetensors")
     assert adapter.kind == kind and adapter.num_parameters == params  # the published counts
     assert main(["random-adapter", "--arch", arch, "-o", str(tmp_path / "a.safetensors")]) == 1  # never over a file
+
+
+def test_random_adapter_refuses_in_channels_for_an_adapter_without_a_condition_image(tmp_path, capsys):
+    from t2i_ext.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["random-adapter", "--arch", "style", "--in-channels", "1", "-o", str(tmp_path / "s.safetensors")])
+    assert exit_.value.code == 2 and "takes no condition image" in capsys.readouterr().err
+    assert not (tmp_path / "s.safetensors").exists()
