@@ -15,13 +15,14 @@ No person found -> a black map and a warning on the "annotators" logger.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from annotators.image import fit_within, short_side_resize
 from annotators.pose_draw import draw_keypose, draw_openpose
-from annotators.registry import LOG, RESOLUTION, Param, register
+from annotators.registry import LOG, RESOLUTION, AnnotatorFn, Param, register
 
 NECK = -1  # marker for the synthetic neck point
 OPENPOSE18_FROM_MEDIAPIPE = (0, NECK, 12, 14, 16, 11, 13, 15, 24, 26, 28, 23, 25, 27, 5, 2, 8, 7)
@@ -121,29 +122,34 @@ def _people(
     return [points]
 
 
-@register(
-    "openpose_mediapipe",
-    output="rgb",
-    params=_PARAMS,
-    suits=("openpose",),
-    description="OpenPose-18 body skeleton (OpenPose colours, on black) from MediaPipe pose; one person; offline.",
-)
-def openpose_mediapipe(image: np.ndarray, *, resolution: int, min_visibility: float) -> np.ndarray:
-    """RGB uint8 (H, W, 3) -> RGB uint8 (H, W, 3) OpenPose body drawing; black if no person."""
-    h, w = image.shape[:2]
-    return draw_openpose(
-        h, w, _people(image, resolution, OPENPOSE18_FROM_MEDIAPIPE, min_visibility, "openpose_mediapipe")
+def _pose_annotator(name: str, mapping: tuple[int, ...], draw: Callable[..., np.ndarray]) -> AnnotatorFn:
+    """The annotator that draws `mapping`'s points of the one person MediaPipe finds with `draw` (black if none)."""
+
+    def annotate(image: np.ndarray, *, resolution: int, min_visibility: float) -> np.ndarray:
+        h, w = image.shape[:2]
+        return draw(h, w, _people(image, resolution, mapping, min_visibility, name))
+
+    annotate.__name__ = annotate.__qualname__ = name
+    return annotate
+
+
+# The two conventions differ only in which landmarks they pick, how they draw them and what they suit.
+for _name, _mapping, _draw, _suits, _description in (
+    (
+        "openpose_mediapipe",
+        OPENPOSE18_FROM_MEDIAPIPE,
+        draw_openpose,
+        ("openpose",),
+        "OpenPose-18 body skeleton (OpenPose colours, on black) from MediaPipe pose; one person; offline.",
+    ),
+    (
+        "keypose_mediapipe",
+        COCO17_FROM_MEDIAPIPE,
+        draw_keypose,
+        ("keypose",),
+        "COCO-17 keypose skeleton (T2I keypose/mmpose colours, on black) from MediaPipe pose; offline.",
+    ),
+):
+    register(_name, output="rgb", params=_PARAMS, suits=_suits, description=_description)(
+        _pose_annotator(_name, _mapping, _draw)
     )
-
-
-@register(
-    "keypose_mediapipe",
-    output="rgb",
-    params=_PARAMS,
-    suits=("keypose",),
-    description="COCO-17 keypose skeleton (T2I keypose/mmpose colours, on black) from MediaPipe pose; offline.",
-)
-def keypose_mediapipe(image: np.ndarray, *, resolution: int, min_visibility: float) -> np.ndarray:
-    """RGB uint8 (H, W, 3) -> RGB uint8 (H, W, 3) COCO-17 keypose drawing; black if no person."""
-    h, w = image.shape[:2]
-    return draw_keypose(h, w, _people(image, resolution, COCO17_FROM_MEDIAPIPE, min_visibility, "keypose_mediapipe"))

@@ -232,6 +232,7 @@ def worker_ours(a) -> dict:
 
     def timed_batch(*args, **kw):
         if not data_s:  # the first step starts: peaks from here on are the steps'
+            prep["start_mib"] = _status_kib("VmRSS") / 1024  # model, adapter and data held; no grads, no moments
             _reset_peak(a.device)
         t0 = clock()
         out = make_batch(*args, **kw)
@@ -262,7 +263,8 @@ def worker_ours(a) -> dict:
         shutil.rmtree(out, ignore_errors=True)
     steps = [b - a_ for a_, b in zip(stamps, stamps[1:])]  # stamps after each step: step 1 (warm-up) not counted
     return {"step_s": steps, "data_s": data_s[1:], "unet_s": [s - d for s, d in zip(steps, data_s[1:])],
-            "prep_s_per_image": prep["s"] / prep["n"], "steps": steps_peak, "whole": _peaks(a.device)}
+            "prep_s_per_image": prep["s"] / prep["n"], "steps": steps_peak, "whole": _peaks(a.device),
+            "steps_start_mib": prep["start_mib"]}
 
 
 def _their_text(arch: str, folder: Path, captions: list[str], device, dtype, size: int):
@@ -432,20 +434,25 @@ def bench(a) -> None:
                           f"{statistics.median(pooled[s]['data_s']):.3f} | {_med(pooled[s]['unet_s'])} | "
                           f"{mem[s]['steps']:.0f} | {mem[s]['whole']:.0f} |{vram}")
                 prep = statistics.median(run["prep_s_per_image"] for run in runs["ours"])
-                line = [f"{arch} {size}² batch {batch}: throughput ours/theirs "
-                        f"{_ratio(pooled['theirs']['step_s'], pooled['ours']['step_s'])}; UNet step only "
-                        f"{_ratio(pooled['theirs']['unet_s'], pooled['ours']['unet_s'])}"]
+                line = []
+                if "theirs" in runs:
+                    line.append(f"throughput ours/theirs {_ratio(pooled['theirs']['step_s'], pooled['ours']['step_s'])}"
+                                f"; UNet step only {_ratio(pooled['theirs']['unet_s'], pooled['ours']['unet_s'])}")
                 if "theirs-frozen" in runs:
                     line.append(f"vs their UNet frozen: whole step "
                                 f"{_ratio(pooled['theirs-frozen']['step_s'], pooled['ours']['step_s'])}, UNet step "
                                 f"{_ratio(pooled['theirs-frozen']['unet_s'], pooled['ours']['unet_s'])}")
-                line.append(f"peak memory ours/theirs: steps ×{mem['ours']['steps'] / mem['theirs']['steps']:.2f}, "
-                            f"whole process ×{mem['ours']['whole'] / mem['theirs']['whole']:.2f}")
-                if a.device == "cuda":
-                    v = {s: statistics.median(run["steps"]["vram_peak_mib"] for run in runs[s]) for s in runs}
-                    line.append(f"VRAM ×{v['ours'] / v['theirs']:.2f}")
+                for s in (side for side in ("theirs", "theirs-frozen") if side in runs):
+                    line.append(f"peak memory ours/{s}: steps ×{mem['ours']['steps'] / mem[s]['steps']:.2f}, "
+                                f"whole process ×{mem['ours']['whole'] / mem[s]['whole']:.2f}")
+                    if a.device == "cuda":
+                        v = {k: statistics.median(run["steps"]["vram_peak_mib"] for run in runs[k]) for k in runs}
+                        line.append(f"VRAM ours/{s} ×{v['ours'] / v[s]:.2f}")
+                start = statistics.median(run["steps_start_mib"] for run in runs["ours"])
+                line.append(f"our steps add {mem['ours']['steps'] - start:.0f} MiB (adapter gradients, AdamW moments, "
+                            f"activations) to the {start:.0f} MiB held as they start")
                 line.append(f"our one-off precompute {prep:.2f} s per image (theirs pays its VAE encode every step)")
-                summary.append("; ".join(line))
+                summary.append(f"{arch} {size}² batch {batch}: " + "; ".join(line))
         print()
         for s in summary:
             print("- " + s)
@@ -485,8 +492,8 @@ def main(argv: list[str] | None = None) -> None:
         fn = worker_ours if a.worker == "ours" else worker_theirs
         print(json.dumps(fn(a)))
         return
-    if "ours" not in a.sides or "theirs" not in a.sides:
-        raise SystemExit("--sides needs at least ours and theirs.")
+    if "ours" not in a.sides or not {"theirs", "theirs-frozen"} & set(a.sides):
+        raise SystemExit("--sides needs ours and theirs or theirs-frozen (or both).")
     bench(a)
 
 

@@ -44,7 +44,7 @@ class Progress:
 
 @dataclass
 class TrainResult:
-    adapter: nn.Module  # unwrapped, on the CPU, float32
+    adapter: nn.Module | None  # unwrapped, on the CPU, float32 (a TrainingSession drops it once it is written)
     step: int
     losses: list[float] = field(default_factory=list)
     interrupted: bool = False

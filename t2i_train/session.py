@@ -104,6 +104,8 @@ class TrainingSession:
                 self.error = f"{type(e).__name__}: {e}"
                 self.log.append(traceback.format_exc())
             finally:
+                if self.result is not None:  # the adapter is in its files: a UI that keeps the session keeps no weights
+                    self.result.adapter = None
                 self._end()
 
     def _on_progress(self, p: Progress) -> None:

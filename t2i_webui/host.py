@@ -1,6 +1,6 @@
 """The one thing that differs between the WebUIs: how a job's adapter features reach the UNet.
 
-A :class:`Host` reaches the loaded checkpoint's UNet, attaches a job's units to it for one sampling pass, makes the
+A :class:`Host` gives the loaded checkpoint and reaches its UNet, attaches a job's units to it for one sampling pass, makes the
 next UNet call fail with an error found while attaching, releases a job, and frees memory. :func:`choose` picks the
 host once (``startup.start``, when the entry script is loaded). Everything else in this package is the same on both.
 """
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 import torch
-from modules import devices
+from modules import devices, shared
 
 from t2i_ext import AdapterUnit
 from t2i_host.job import Job
@@ -32,6 +32,10 @@ class Host(ABC):
     name: str
     #: the adapter leaves the device after its single pass (Forge: its memory manager accounts for the device)
     offloads_adapters: bool = False
+
+    def loaded_model(self) -> Any:
+        """The checkpoint the WebUI holds (for the Train tab), loaded first where the WebUI loads it lazily."""
+        return shared.sd_model
 
     @abstractmethod
     def unet(self, sd_model: Any) -> torch.nn.Module:

@@ -22,6 +22,14 @@ class ForgeHost(Host):
     name = "forge"
     offloads_adapters = True
 
+    def loaded_model(self) -> Any:
+        """Forge holds a placeholder (``FakeInitialModel``) until the first job loads the checkpoint chosen at the top
+        of the page; load it as a job does first (modules/processing.py: ``forge_model_reload()``)."""
+        from modules import sd_models
+
+        sd_model, _ = sd_models.forge_model_reload()
+        return sd_model
+
     def unet(self, sd_model: Any) -> torch.nn.Module:
         return sd_model.forge_objects.unet.model.diffusion_model
 

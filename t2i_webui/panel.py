@@ -16,8 +16,9 @@ from t2i_host.resize import ResizeMode
 from t2i_host.unit_args import CONTROL_MODE_NAMES, UnitArgs
 
 from . import LOG, TITLE, infotext, models, settings
-from .gradio_compat import drawing_canvas, image_upload
-from .panel_events import STATE_WIDGETS, configure_annotator, pick_control_type, run_preview, unit_dict
+from .canvas import drawing_canvas
+from .gradio_compat import image_upload
+from .panel_events import HELD, STATE_WIDGETS, configure_annotator, hold, pick_control_type, run_preview, unit_dict
 
 #: infotext field → the ``unit_ui`` widget it pastes into ("owner": the annotator the sliders were last set for)
 PASTED = {
@@ -85,9 +86,8 @@ def unit_ui(script: Any, i: int, is_img2img: bool, tab: str) -> tuple[Any, list]
                 elem_id=f"{eid}_image",
             )
         with gr.Tab("Draw"):
-            w["canvas"] = drawing_canvas(
-                elem_id=f"{eid}_canvas",
-                label="Canvas (edge adapters want white lines on black: pick the 'invert' annotator)",
+            drawing = drawing_canvas(
+                f"{eid}_canvas", "Canvas (edge adapters want white lines on black; black lines: the 'invert' annotator)"
             )
     w["control_type"] = gr.Radio(
         control_types.names(), value="All", label="Control Type", elem_id=f"{eid}_control_type"
@@ -124,11 +124,21 @@ def unit_ui(script: Any, i: int, is_img2img: bool, tab: str) -> tuple[Any, list]
     )
     w["owner"] = gr.State("none")  # the annotator the sliders were last set for (see configure_annotator)
 
-    widgets = [w[name] for name in STATE_WIDGETS]
-    for widget in widgets:
-        for event in ("change", "edit", "clear"):
-            if hasattr(widget, event):
-                getattr(widget, event)(unit_dict, inputs=widgets, outputs=[state], queue=False)
+    held = {name: gr.State(None) for name in HELD}
+    widgets = [held.get(name, w.get(name)) for name in STATE_WIDGETS]  # what unit_dict takes, images as held
+    images = {"upload": ([w["upload"]], hold), "canvas": (drawing.sources, drawing.picture)}
+    for name in STATE_WIDGETS:
+        for source in images[name][0] if name in held else [w[name]]:
+            for event in ("change", "edit", "clear"):
+                if not hasattr(source, event):
+                    continue
+                if name in held:
+                    sources, picture = images[name]
+                    getattr(source, event)(picture, inputs=sources, outputs=[held[name]], queue=False).then(
+                        unit_dict, inputs=widgets, outputs=[state], queue=False
+                    )
+                else:
+                    getattr(source, event)(unit_dict, inputs=widgets, outputs=[state], queue=False)
     sliders = [w["res"], w["a"], w["b"], w["options"]]
     w["module"].change(
         configure_annotator, inputs=[w["module"], *sliders, w["owner"]], outputs=[*sliders, w["owner"]], queue=False

@@ -15,7 +15,6 @@ from t2i_host.job import FeatureCache, Job, UnitPlan
 from t2i_host.unit_args import UnitArgs
 
 from . import annotator_info, models
-from .gradio_compat import drawn
 
 #: the widgets whose values make a unit's state, in the order ``unit_dict`` takes them
 STATE_WIDGETS = (
@@ -39,6 +38,16 @@ STATE_WIDGETS = (
     "control_type",
 )
 
+#: the image widgets, held server-side (``gr.State``) and sent by the browser only on their own events: gradio 4's
+#: editor reads its whole canvas back from WebGL for every event that lists it as an input (minutes in a
+#: software-rendered browser), and gradio 3 would send the uploaded picture again with every slider move
+HELD = ("upload", "canvas")
+
+
+def hold(value: Any) -> Any:
+    """The uploaded picture, into its ``gr.State`` (the canvas holds ``canvas.Canvas.picture``)."""
+    return value
+
 
 def _blank(image: Any) -> bool:
     return image is None or (isinstance(image, np.ndarray) and image.size and image.min() == image.max())
@@ -47,7 +56,7 @@ def _blank(image: Any) -> bool:
 def unit_dict(*values: Any, **named: Any) -> dict:
     """The unit's state from its widgets (what ``process`` receives in the UI); the values of ``STATE_WIDGETS``."""
     w = dict(zip(STATE_WIDGETS, values), **named)
-    canvas = drawn(w["canvas"])
+    canvas = w["canvas"]
     upload = w["upload"]
     image = upload if not _blank(upload) else (canvas if not _blank(canvas) else None)
     pres, pa, pb, bools = annotator_info.layout(w["module"])

@@ -32,6 +32,7 @@ from t2i_train.base_model import SDXL
 from t2i_train.session import TrainingSession
 
 from . import LOG, host, loaded_model, models
+from .gradio_compat import GRADIO_4
 
 POLL_SECONDS = 1.0
 #: a sample grid: one picture, few DDIM steps, so it costs about as much as a few training steps
@@ -55,7 +56,7 @@ def check_idle() -> None:
         )
 
 
-def run_training(
+def start_training(
     name: str,
     data: str,
     annotator: str,
@@ -71,13 +72,13 @@ def run_training(
     checkpointing: bool,
     seed: float,
     resume: bool,
-):
-    """A generator: checks everything it can at once, starts the run, then yields (status, loss curve, sample grid)
-    until it ends."""
+) -> TrainingSession:
+    """Checks everything it can at once, then starts the run (in a thread of its own) and returns it."""
+    global _session
     name = check_name(name)
     check_idle()
-    sd_model = getattr(shared, "sd_model", None)
     try:
+        sd_model = host.current().loaded_model()
         family = loaded_model.family_of(sd_model)
         if architecture == "light" and family == SDXL:
             raise TrainError("the light architecture is for SD1.x/SD2.x; the loaded checkpoint is SDXL: pick full.")
@@ -117,27 +118,76 @@ def run_training(
             end=shared.state.end,
             should_stop=lambda: bool(shared.state.interrupted),
             on_published=lambda path: models.store().refresh(),
-            base=lambda: loaded_model.from_webui(shared.sd_model),
+            base=lambda: loaded_model.from_webui(host.current().loaded_model()),
             # Forge's UNet adds to activations in place after its LayerNorms (backend/nn/unet.py, x += n)
             copy_norm_inputs=host.current().name == "forge",
         )
         session.start()
     except TrainError as e:
         raise gr.Error(str(e)) from None
+    except Exception as e:  # a fault of ours or of the WebUI: said in the tab, not only as gradio's bare "Error"
+        LOG.exception("T2I-Adapter: training could not start")
+        raise gr.Error(f"Training could not start: {type(e).__name__}: {e} (details in the WebUI's console).") from None
+    _session = session
+    return session
+
+
+_session: TrainingSession | None = None  # the run the tab shows (one at a time: runs take the WebUI's job lock)
+
+
+def run_training(*args: Any, **kwargs: Any):
+    """gradio 3 (A1111): a generator that starts the run, then yields (status, loss curve, sample grid) when they
+    change, until it ends."""
+    session = start_training(*args, **kwargs)
     shown = None
     while True:
-        snap = session.snapshot()
-        # only what changed: every yield makes the page fetch and redraw the pictures (gradio 4 on Forge fell behind
-        # by minutes when they were sent every second)
-        now = (snap["status"], *(_stamp(snap[k]) for k in ("loss_curve", "sample")))
-        if now != shown:
-            shown = now
-            yield snap["status"], snap["loss_curve"], snap["sample"]
-        if not snap["running"]:
+        update, shown = _changes(session, shown)
+        if update is not None:
+            yield update
+        if not session.snapshot()["running"]:
             break
         time.sleep(POLL_SECONDS)
+    _finish(session)
+
+
+def start_and_watch(*args: Any) -> list:
+    """gradio 4 (Forge): start the run and the timer that shows it (``watch``). Not a generator: Forge compresses
+    the event stream (GZipMiddleware over gradio 4's server-sent events), which holds back every update of an
+    event until that event ends; a short event per tick arrives at once."""
+    global _shown_by_timer
+    session = start_training(*args)
+    update, _shown_by_timer = _changes(session, None)
+    return [*update, gr.Timer(active=True)]
+
+
+_shown_by_timer: Any = None
+
+
+def watch() -> list:
+    """A timer tick: what changed since the last tick; the timer stops with the run."""
+    global _shown_by_timer
+    session = _session
+    if session is None:
+        return [gr.update(), gr.update(), gr.update(), gr.Timer(active=False)]
+    update, _shown_by_timer = _changes(session, _shown_by_timer)
+    running = session.snapshot()["running"]
+    if not running:
+        _finish(session)
+    return [*(update or (gr.update(), gr.update(), gr.update())), gr.Timer(active=running)]
+
+
+def _changes(session: TrainingSession, shown: Any) -> tuple[tuple | None, Any]:
+    """(status, loss curve, sample grid) if any changed since ``shown``, else None; and what is shown now. Only
+    what changed: every update makes the page fetch and redraw the pictures."""
+    snap = session.snapshot()
+    now = (snap["status"], *(_stamp(snap[k]) for k in ("loss_curve", "sample")))
+    return ((snap["status"], snap["loss_curve"], snap["sample"]) if now != shown else None), now
+
+
+def _finish(session: TrainingSession) -> None:
     shared.state.interrupted = False
-    if session.log:
+    if session.log and not getattr(session, "logged", False):
+        session.logged = True
         LOG.info("T2I-Adapter training:\n%s", "\n".join(session.log))
 
 
@@ -215,7 +265,13 @@ def build_tab() -> Any:
         inputs = [name, data, annotator, channels, architecture, resolution, steps, batch_size, accumulation]
         inputs += [learning_rate, checkpoint_every, sample_every, checkpointing, seed, resume]
         # the status line is the progress: no overlay over it (gradio 4 showed its timer instead of the text)
-        start.click(run_training, inputs=inputs, outputs=[status, curve, sample], show_progress="hidden")
+        if GRADIO_4:
+            timer = gr.Timer(POLL_SECONDS, active=False)
+            shown = [status, curve, sample, timer]
+            start.click(start_and_watch, inputs=inputs, outputs=shown, show_progress="hidden")
+            timer.tick(watch, outputs=shown, show_progress="hidden")
+        else:
+            start.click(run_training, inputs=inputs, outputs=[status, curve, sample], show_progress="hidden")
         stop.click(lambda: shared.state.interrupt(), queue=False)
     return tab
 

@@ -146,13 +146,10 @@ class ResNetBackbone(nn.Module):
         self.stem = Stem()
         self.stages = nn.Sequential(Stage(64, 256, 3, 1), Stage(256, 512, 4, 2), Stage(512, 1024, 9, 2))
 
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        x = self.stem(x)
-        outs = []
-        for stage in self.stages:
-            x = stage(x)
-            outs.append(x)
-        return outs
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        stage1 = self.stages[0](self.stem(x))
+        stage2 = self.stages[1](stage1)
+        return stage1, stage2, self.stages[2](stage2)
 
 
 class HybridPatchEmbed(nn.Module):

@@ -23,7 +23,9 @@ def forge_session(data_dir: Path):
         import forge_standin as forge
 
         with standin_session(data_dir, families=("sd1", "sdxl")) as ui:
-            from modules import scripts, sd_samplers_cfg_denoiser
+            from modules import scripts, sd_models, sd_samplers_cfg_denoiser
+
+            sd_models.forge_model_reload = forge.forge_model_reload
 
             sd_samplers_cfg_denoiser.CFGDenoiser.forward = forge.forge_cfg_denoiser_forward
             before_sampling = scripts.ScriptRunner.process_before_every_sampling

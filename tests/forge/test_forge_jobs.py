@@ -154,15 +154,30 @@ def test_a_flux_checkpoint_is_refused_before_sampling(forge):
     assert e.value.field == "model" and "no UNet input blocks" in str(e.value)
 
 
-def test_the_canvas_drawing_becomes_the_units_image_under_either_gradio(forge):
+def test_the_canvas_drawing_becomes_the_units_image_on_either_webui(forge):
+    """gradio 3's sketch image passes its picture on; Forge's canvas is a picture and strokes (RGBA), sent by the
+    browser as PNG data URLs: the unit's image is the strokes over the picture."""
     import gradio as gr
 
-    from t2i_webui import gradio_compat, panel_events
+    from t2i_webui import canvas, gradio_compat, panel_events
 
-    drawing = shapes(seed=9)
-    value = {"background": None, "layers": [drawing], "composite": drawing} if gradio_compat.GRADIO_4 else drawing
-    assert gradio_compat.GRADIO_4 == gr.__version__.startswith("4.")
-    widgets = dict(enabled=True, upload=None, canvas=value, module="none", res=512, a=0, b=0, options=[])
+    with gr.Blocks():
+        drawing = canvas.drawing_canvas("t_canvas", "Canvas")
+    kinds = [type(source).__name__ for source in drawing.sources]
+    assert kinds == (["LogicalImage", "LogicalImage"] if gradio_compat.GRADIO_4 else ["Image"])
+    if gradio_compat.GRADIO_4:
+        black = np.zeros((48, 64, 3), np.uint8)
+        strokes = np.zeros((48, 64, 4), np.uint8)
+        strokes[10:20, 30:40] = 255  # a white stroke, opaque
+        strokes[30:40, 5:15] = (255, 255, 255, 128)  # half transparent
+        sent = [source.preprocess(source.postprocess(v)) for source, v in zip(drawing.sources, (black, strokes))]
+        expected = black.copy()
+        expected[10:20, 30:40] = 255
+        expected[30:40, 5:15] = 128
+    else:
+        sent = expected = shapes(seed=9)
+        sent = [sent]
+    widgets = dict(enabled=True, upload=None, canvas=drawing.picture(*sent), module="none", res=512, a=0, b=0)
     rest = dict(model="None", weight=1.0, start=0.0, end=1.0, resize="Crop and Resize", control="Balanced")
-    state = panel_events.unit_dict(**widgets, **rest, pixel_perfect=False, low_vram=False, batch_folder="")
-    assert state["image"] is drawing
+    state = panel_events.unit_dict(**widgets, **rest, options=[], pixel_perfect=False, low_vram=False, batch_folder="")
+    assert np.array_equal(state["image"], expected)

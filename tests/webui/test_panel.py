@@ -5,25 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import panel_checks
 from .images import pixels, shapes
-
-
-def _state_after_user_edits(webui, tab: str, values_by_elem: dict):
-    """Run the change handler of ``<tab>_t2i_adapter_unit0_enabled`` with the widgets set to ``values_by_elem``
-    (others at their defaults); returns the new value of the unit's state."""
-    blocks = webui.blocks[tab]
-    target = next(
-        i for i, b in blocks.blocks.items() if getattr(b, "elem_id", None) == f"{tab}_t2i_adapter_unit0_enabled"
-    )
-    index, dep = next(
-        (k, d) for k, d in enumerate(blocks.dependencies) if target in d["targets"] and d["trigger"] == "change"
-    )
-    inputs = [blocks.blocks[i] for i in dep["inputs"]]
-    args = [values_by_elem.get(c.elem_id.rsplit("unit0_", 1)[-1], c.value) for c in inputs]
-    (state,) = [blocks.blocks[o] for o in dep["outputs"]]
-    out = blocks.fns[index].fn(*args)
-    assert type(state).__name__ == "State"
-    return out
 
 
 def test_enabling_a_unit_in_the_panel_guides_the_job(webui):
@@ -38,7 +21,7 @@ def test_enabling_a_unit_in_the_panel_guides_the_job(webui):
         for c in model_dropdown.choices
         if webui.adapters["canny"] in (c[0] if isinstance(c, tuple) else c)
     )
-    state = _state_after_user_edits(
+    state = panel_checks.unit_state_after_the_user_sets(
         webui, "txt2img", {"enabled": True, "image": shapes(), "model": title, "weight": 0.8}
     )
     assert state["enabled"] is True
@@ -48,6 +31,11 @@ def test_enabling_a_unit_in_the_panel_guides_the_job(webui):
     )
     assert np.array_equal(pixels(from_panel), pixels(from_api_dict))
     assert script.args_to - script.args_from == 3
+
+
+def test_only_an_image_widgets_own_events_read_it_from_the_browser(webui):
+    panel_checks.only_an_image_widgets_own_event_reads_it(webui, "txt2img")
+    panel_checks.only_an_image_widgets_own_event_reads_it(webui, "img2img")
 
 
 def test_model_list_shows_only_adapters_for_the_loaded_family(webui):

@@ -24,6 +24,8 @@ it mirrors:
 - ``restore_forge_objects`` — modules/processing.py: ``p.sd_model.forge_objects =
   p.sd_model.forge_objects_after_applying_lora.shallow_copy()`` right before every
   ``process_before_every_sampling`` (first pass, hires pass, img2img).
+- ``FakeInitialModel``/``forge_model_reload`` — modules/sd_models.py: ``shared.sd_model`` is a placeholder until the
+  first job loads the chosen checkpoint (``forge_model_reload``, the first thing processing does).
 - the ``modules_forge`` package beside this file: what our script looks for to know it runs on Forge.
 """
 
@@ -344,6 +346,26 @@ def forge_cfg_denoiser_forward(self, x, sigma, uncond, cond, cond_scale, s_min_u
     self.sampler.last_latent = denoised
     self.step += 1
     return denoised
+
+
+# -- modules/sd_models.py ------------------------------------------------------------------------------------------
+class FakeInitialModel:
+    """What ``shared.sd_model`` is until a job loads the checkpoint (``chosen``: the one the stand-in then loads)."""
+
+    def __init__(self, chosen: Any):
+        self.cond_stage_model = None
+        self.chunk_length = 75
+        self.chosen = chosen
+
+
+def forge_model_reload() -> tuple[Any, bool]:
+    """Load the chosen checkpoint unless it is loaded; (the model, whether it was loaded now)."""
+    from modules import shared
+
+    if isinstance(shared.sd_model, FakeInitialModel):
+        shared.sd_model = shared.sd_model.chosen
+        return shared.sd_model, True
+    return shared.sd_model, False
 
 
 # -- modules/processing.py -----------------------------------------------------------------------------------------
