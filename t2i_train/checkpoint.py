@@ -1,8 +1,9 @@
 """Resumable training checkpoints written and read without pickles.
 
 A checkpoint is a folder ``step-NNNNNN`` with ``adapter.safetensors`` (the adapter, original keys),
-``optimizer.safetensors`` (every tensor of the optimizer's state, flattened to ``state.<param>.<name>``) and
-``state.json`` (step, losses, the run's options, the optimizer's param groups and non-tensor state, the AMP
+``optimizer-NNNNN.safetensors`` (every tensor of the optimizer's state, flattened to ``state.<param>.<name>``, in
+files of at most ``SHARD_BYTES``: safetensors turns everything it writes into bytes first, so one file of AdamW's
+two moments was a transient copy of both, the run's peak in the real WebUIs) and ``state.json`` (step, losses, the run's options, the optimizer's param groups and non-tensor state, the AMP
 scaler's numbers). No RNG state is needed: every random number of a step is drawn from ``(seed, micro-step,
 row)`` (``loop.make_batch``), so the step count is the whole random state.
 
@@ -26,7 +27,22 @@ from torch import nn
 from .config import TrainConfig
 from .errors import ConfigError
 
-OPTIMIZER_FILE = "optimizer.safetensors"
+OPTIMIZER_FILE = "optimizer.safetensors"  # one file, as written before the shards
+SHARD_BYTES = 128 * 2**20
+
+
+def _shards(tensors: dict[str, torch.Tensor], limit: int) -> list[dict[str, torch.Tensor]]:
+    """``tensors`` in groups of at most ``limit`` bytes (a larger tensor alone), in order."""
+    groups: list[dict[str, torch.Tensor]] = [{}]
+    size = 0
+    for key, t in tensors.items():
+        n = t.numel() * t.element_size()
+        if groups[-1] and size + n > limit:
+            groups.append({})
+            size = 0
+        groups[-1][key] = t
+        size += n
+    return groups
 
 
 def _split(obj: Any, prefix: str, tensors: dict[str, torch.Tensor]) -> Any:
@@ -68,8 +84,12 @@ def save_checkpoint(folder: Path, adapter: nn.Module, optimizer: torch.optim.Opt
     save_file(weights, str(tmp / "adapter.safetensors"))
     tensors: dict[str, torch.Tensor] = {}
     layout = _split(optimizer.state_dict(), "optimizer", tensors)
-    save_file(tensors, str(tmp / OPTIMIZER_FILE))
+    files = []
+    for k, shard in enumerate(_shards(tensors, SHARD_BYTES), 1):
+        files.append(f"optimizer-{k:05d}.safetensors")
+        save_file(shard, str(tmp / files[-1]))
     state = {"step": step, "losses": losses, "config": config.to_dict(), "optimizer": layout,
+             "optimizer_files": files,
              "scaler": None if scaler is None else {k: v for k, v in scaler.state_dict().items()}}
     (tmp / "state.json").write_text(json.dumps(state))
     shutil.rmtree(folder, ignore_errors=True)
@@ -77,10 +97,19 @@ def save_checkpoint(folder: Path, adapter: nn.Module, optimizer: torch.optim.Opt
     return folder
 
 
+def _optimizer_files(path: Path) -> list[Path]:
+    """The files of the optimizer's state (the shards the state names, or the one file of earlier versions)."""
+    try:
+        names = json.loads((path / "state.json").read_text()).get("optimizer_files") or [OPTIMIZER_FILE]
+    except (OSError, ValueError, AttributeError) as e:
+        raise ConfigError(f"{path / 'state.json'} cannot be read ({e}): start a new run.") from None
+    return [path / str(name) for name in names]
+
+
 def _check(path: Path) -> Path:
     if not (path / "state.json").is_file():
         raise ConfigError(f"{path} is not a training checkpoint (no state.json).")
-    if not (path / OPTIMIZER_FILE).is_file():
+    if not all(f.is_file() for f in _optimizer_files(path)):
         old = " (its optimizer.pt is a pickle from an older version, which is never loaded)" if (
             path / "optimizer.pt").exists() else ""
         raise ConfigError(
@@ -106,7 +135,7 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str,
 
     _check(path)
     state = json.loads((path / "state.json").read_text())
-    tensors = load_file(str(path / OPTIMIZER_FILE), device=str(device))
+    tensors = {k: v for f in _optimizer_files(path) for k, v in load_file(str(f), device=str(device)).items()}
     return {
         "step": int(state["step"]),
         "losses": [float(v) for v in state["losses"]],

@@ -135,10 +135,12 @@ def _ordinary_weights(unet: nn.Module) -> list[tuple[nn.Module, str, bool]]:
     reaches the adapter through the UNet's activations. Returns the slots replaced, made inference tensors again
     afterwards."""
     swapped = []
-    for m, name, is_param, t in list(_slots(unet)):
+    for m, name, is_param in [slot[:3] for slot in _slots(unet)]:  # no tensor held here: each original dies at once
+        t = (m._parameters if is_param else m._buffers)[name]
         if t.is_inference():
             _replace(m, name, is_param, t.detach().clone(), t.requires_grad)
             swapped.append((m, name, is_param))
+        del t
     return swapped
 
 

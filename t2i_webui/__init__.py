@@ -12,7 +12,8 @@ One concept per module:
 - ``sources``, ``batch_folder``: a unit's images from the processing object (img2img geometry, batch tab)
 - ``models``, ``caches``, ``annotator_info``: the model store, the three caches, the annotators' parameters
 - ``settings``: our options, registered and read (validated) in one place
-- ``panel``, ``panel_events``, ``gradio_compat``: the unit panel, its callbacks, gradio 3 vs 4
+- ``panel``, ``panel_events``, ``canvas``, ``gradio_compat``: the unit panel, its callbacks, the drawing canvas of each
+  WebUI, gradio 3 vs 4
 - ``infotext``, ``xyz``: infotext paste, X/Y/Z plot axes
 - ``routes``, ``api_checks``: the HTTP routes and the API units' validation and completion
 - ``train_tab``, ``loaded_model``: the Train T2I-Adapter tab (entry script ``scripts/t2i_adapter_train.py``)

@@ -17,6 +17,7 @@ imported here, at load time; their submodules are then found through the package
 
 from __future__ import annotations
 
+import inspect
 import time
 from pathlib import Path
 from typing import Any
@@ -148,6 +149,9 @@ def run_training(*args: Any, **kwargs: Any):
             break
         time.sleep(POLL_SECONDS)
     _finish(session)
+
+
+run_training.__signature__ = inspect.signature(start_training)  # it takes what start_training takes
 
 
 def start_and_watch(*args: Any) -> list:

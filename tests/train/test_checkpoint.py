@@ -47,3 +47,50 @@ def test_an_older_pickled_checkpoint_is_refused_with_what_to_do(tmp_path):
     (old / "optimizer.pt").write_bytes(b"\x80\x04not read")
     with pytest.raises(ConfigError, match="optimizer.pt is a pickle.*start a new run"):
         find_checkpoint(TrainConfig(output=str(tmp_path), resume="latest"))
+
+
+def test_the_optimizer_is_written_in_shards_so_a_save_never_copies_all_of_it_at_once(tmp_path, monkeypatch):
+    """safetensors turns what one call writes into bytes first: AdamW's two moments in one file were a transient
+    copy of both (the run's memory peak at each checkpoint in the real WebUIs)."""
+    import safetensors.torch
+
+    from t2i_train import checkpoint
+
+    net, opt = trained_optimizer()
+    biggest = max(t.numel() * t.element_size() for s in opt.state_dict()["state"].values() for t in s.values()
+                  if isinstance(t, torch.Tensor))
+    monkeypatch.setattr(checkpoint, "SHARD_BYTES", biggest)
+    written = []
+    save_file = safetensors.torch.save_file
+
+    def measured(tensors, filename, *args, **kwargs):
+        written.append(sum(t.numel() * t.element_size() for t in tensors.values()))
+        return save_file(tensors, filename, *args, **kwargs)
+
+    monkeypatch.setattr(safetensors.torch, "save_file", measured)
+    folder = save_checkpoint(tmp_path / "step-000002", net, opt, 2, [0.5], TrainConfig(output=str(tmp_path)))
+    total = sum(t.numel() * t.element_size() for s in opt.state_dict()["state"].values() for t in s.values()
+                if isinstance(t, torch.Tensor))
+    assert max(written[1:]) <= biggest < total  # written[0] is the adapter
+    again = torch.optim.AdamW(net.parameters(), lr=1.0)
+    again.load_state_dict(load_checkpoint(folder)["optimizer"])
+    for k, s in opt.state_dict()["state"].items():
+        assert all(torch.equal(v, again.state_dict()["state"][k][n]) for n, v in s.items())
+
+
+def test_a_checkpoint_of_the_previous_version_with_one_optimizer_file_still_resumes(tmp_path):
+    import json
+
+    from safetensors.torch import load_file, save_file
+
+    net, opt = trained_optimizer()
+    folder = save_checkpoint(tmp_path / "step-000002", net, opt, 2, [0.5], TrainConfig(output=str(tmp_path)))
+    state = json.loads((folder / "state.json").read_text())
+    merged = {k: v for f in state.pop("optimizer_files") for k, v in load_file(str(folder / f)).items()}
+    for f in folder.glob("optimizer-*.safetensors"):
+        f.unlink()
+    save_file(merged, str(folder / "optimizer.safetensors"))
+    (folder / "state.json").write_text(json.dumps(state))
+    again = torch.optim.AdamW(net.parameters(), lr=1.0)
+    again.load_state_dict(load_checkpoint(folder)["optimizer"])
+    assert again.state_dict()["param_groups"] == opt.state_dict()["param_groups"]

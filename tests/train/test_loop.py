@@ -46,7 +46,7 @@ def test_ctrl_c_saves_a_checkpoint_that_resume_latest_finds(tmp_path):
 
     result = _run(tmp_path, 3, progress_callback=interrupt)
     assert result.interrupted and result.checkpoint == tmp_path / "checkpoints" / "step-000001"
-    assert (result.checkpoint / "optimizer.safetensors").exists()
+    assert (result.checkpoint / "optimizer-00001.safetensors").exists()
     assert (result.checkpoint / "adapter.safetensors").exists()
     resumed = _run(tmp_path, 3, resume="latest")
     assert resumed.step == 3 and len(resumed.losses) == 3 and resumed.losses[0] == result.losses[0]
