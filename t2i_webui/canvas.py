@@ -35,7 +35,8 @@ def drawing_canvas(elem_id: str, label: str) -> Canvas:
         editor = gr.Sketchpad(type="numpy", image_mode="RGB", label=label, elem_id=elem_id)
         return Canvas([editor], _composite_of_editor)
     gr.Markdown(label)
-    canvas = ForgeCanvas(elem_id=elem_id, height=384, numpy=True, scribble_color="#FFFFFF", scribble_width=8)
+    # the thinnest brush (its width is 20 screen pixels a step): sketches want thin lines; the toolbar widens it
+    canvas = ForgeCanvas(elem_id=elem_id, height=384, numpy=True, scribble_color="#FFFFFF", scribble_width=1)
     new = gr.Button("New black canvas to draw on", elem_id=f"{elem_id}_new")
     new.click(
         lambda: np.zeros((NEW_CANVAS_SIZE, NEW_CANVAS_SIZE, 3), np.uint8), outputs=[canvas.background], queue=False
