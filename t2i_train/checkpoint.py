@@ -1,12 +1,12 @@
 """Resumable training checkpoints written and read without pickles.
 
 A checkpoint is a folder ``step-NNNNNN`` with ``adapter.safetensors`` (the adapter, original keys),
-``optimizer-NNNNN.safetensors`` (every tensor of the optimizer's state, flattened to ``state.<param>.<name>``,
-in files of at most ``SHARD_BYTES``: safetensors turns everything it writes into bytes first, so one file of AdamW's two moments
-was a transient copy of both, the run's peak in the real WebUIs) and ``state.json`` (step, losses, the run's
-options, the optimizer's param groups and non-tensor state, the AMP scaler's numbers). No RNG state is needed: every
-random number of a step is drawn from ``(seed, micro-step, row)`` (``loop.make_batch``), so the step count is the
-whole random state.
+``optimizer-NNNNN.safetensors`` (every tensor of the optimizer's state, flattened to ``state.<param>.<name>``, in
+files of at most ``SHARD_BYTES``: safetensors turns everything it writes into bytes first, so one file of AdamW's
+two moments was a transient copy of both, the run's peak in the real WebUIs) and ``state.json`` (step, losses, the
+run's options, the optimizer's param groups and non-tensor state, the AMP scaler's numbers). No RNG state is
+needed: every random number of a step is drawn from ``(seed, micro-step, row)`` (``loop.make_batch``), so the step
+count is the whole random state.
 
 Why no pickle: AUTOMATIC1111 replaces ``torch.load`` with its restricted unpickler (modules/safe.py), whose list of
 allowed zip entries rejects what torch 2.x writes (``archive/.format_version``), so a ``torch.save``d optimizer

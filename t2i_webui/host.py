@@ -1,8 +1,9 @@
 """The one thing that differs between the WebUIs: how a job's adapter features reach the UNet.
 
 A :class:`Host` gives the loaded checkpoint and reaches its UNet, attaches a job's units to it for one sampling
-pass, makes the next UNet call fail with an error found while attaching, releases a job, and frees memory. :func:`choose` picks the
-host once (``startup.start``, when the entry script is loaded). Everything else in this package is the same on both.
+pass, makes the next UNet call fail with an error found while attaching, releases a job, and frees memory.
+:func:`choose` picks the host once (``startup.start``, when the entry script is loaded). Everything else in this
+package is the same on both.
 """
 
 from __future__ import annotations
