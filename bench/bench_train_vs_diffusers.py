@@ -104,8 +104,14 @@ def _autoencoder_kl():
     return diffusers_autoencoder_kl()
 
 
+SINGLE_FILE_MAX_BYTES = 4 * 2**30
+
+
 def make_models(root: Path, arch: str, tiny: bool) -> tuple[Path, Path]:
-    """``root/<arch>[-tiny]/diffusers`` (theirs) and ``…/model.safetensors`` (the A1111 single file, ours)."""
+    """``root/<arch>[-tiny]/diffusers`` (theirs) and ``…/model.safetensors`` (the A1111 single file, ours). A UNet
+    over ``SINGLE_FILE_MAX_BYTES`` (SDXL's 10 GiB in fp32) gets no single file: writing one holds the model and its
+    serialised bytes at once, more than a 24 GiB machine has; ours then reads the same diffusers folder (the CLI
+    takes either). The diffusers weights are written in 1 GB shards for the same reason."""
     from diffusers import UNet2DConditionModel
     from safetensors.torch import save_file
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
@@ -125,8 +131,9 @@ def make_models(root: Path, arch: str, tiny: bool) -> tuple[Path, Path]:
     with torch.no_grad():  # diffusers zero-initialises some output layers: random everywhere, as a trained model
         for p in unet.parameters():
             p.add_(torch.randn_like(p) * 0.02)
-    unet.save_pretrained(folder / "unet")
-    unet_sd = keymaps.diffusers_unet_to_ldm(unet.state_dict(), cfg["unet"]["layers_per_block"])
+    unet.save_pretrained(folder / "unet", max_shard_size="1GB")
+    write_single = sum(p.numel() * p.element_size() for p in unet.parameters()) <= SINGLE_FILE_MAX_BYTES
+    unet_sd = keymaps.diffusers_unet_to_ldm(unet.state_dict(), cfg["unet"]["layers_per_block"]) if write_single else {}
     del unet
     vae = _autoencoder_kl()(**cfg["vae"])
     vae.save_pretrained(folder / "vae")
@@ -140,7 +147,7 @@ def make_models(root: Path, arch: str, tiny: bool) -> tuple[Path, Path]:
         cls = CLIPTextModelWithProjection if pooled else CLIPTextModel
         te = cls(CLIPTextConfig(bos_token_id=49406, eos_token_id=49407, pad_token_id=1, **tcfg))
         sub = "text_encoder" if i == 0 else "text_encoder_2"
-        te.save_pretrained(folder / sub)
+        te.save_pretrained(folder / sub, max_shard_size="1GB")
         sd = {k: v for k, v in te.state_dict().items() if not k.endswith("position_ids")}
         if arch != "sdxl":
             single_sd.update({f"cond_stage_model.transformer.{k}": v for k, v in sd.items()})
@@ -161,7 +168,8 @@ def make_models(root: Path, arch: str, tiny: bool) -> tuple[Path, Path]:
          "timestep_spacing": "leading", "steps_offset": 1}))
     (folder / "model_index.json").write_text(json.dumps(
         {"_class_name": "StableDiffusionXLPipeline" if arch == "sdxl" else "StableDiffusionPipeline"}))
-    save_file({k: v.contiguous() for k, v in single_sd.items()}, str(single))
+    if write_single:
+        save_file({k: v.contiguous() for k, v in single_sd.items()}, str(single))
     (base / "done").write_text("")
     return folder, single
 
@@ -254,7 +262,9 @@ def worker_ours(a) -> dict:
     loop.make_batch, api.precompute = timed_batch, timed_precompute
     out = Path(tempfile.mkdtemp(prefix="t2i_bench_ours_"))
     try:
-        cfg = TrainConfig(base_model=str(folder / "model.safetensors"), data=a.data, output=str(out / "run"),
+        single = folder / "model.safetensors"
+        model = single if single.exists() else folder / "diffusers"  # no single file of a model too large to write
+        cfg = TrainConfig(base_model=str(model), data=a.data, output=str(out / "run"),
                           resolution=a.size, steps=a.steps + 1, batch_size=a.batch, checkpoint_every=0,
                           mixed_precision="bf16" if a.precision == "bf16" else "no", cpu=a.device == "cpu",
                           tokenizer=str(folder / "diffusers" / "tokenizer"), gradient_checkpointing=a.ckpt)

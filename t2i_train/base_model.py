@@ -489,6 +489,9 @@ def _load_single_file(
 # --------------------------------------------------------------------------------------------------------------
 # diffusers folders
 def _read_weights(folder: Path, what: str) -> StateDict:
+    for index in ("diffusion_pytorch_model.safetensors.index.json", "model.safetensors.index.json"):
+        if (folder / index).exists():  # a sharded save (``save_pretrained(max_shard_size=...)``)
+            return _read_shards(folder, index, what)
     for name in (
         "diffusion_pytorch_model.safetensors",
         "model.safetensors",
@@ -503,6 +506,22 @@ def _read_weights(folder: Path, what: str) -> StateDict:
     raise BaseModelError(
         f"the diffusers folder's {what} has no weights ({folder}/diffusion_pytorch_model.safetensors)."
     )
+
+
+def _read_shards(folder: Path, index: str, what: str) -> StateDict:
+    """The tensors of a sharded save: every file its index's ``weight_map`` names, each read once, in order."""
+    try:
+        files = list(dict.fromkeys(_json(folder / index)["weight_map"].values()))
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise BaseModelError(f"the diffusers folder's {what} index {folder / index} is not a shard index ({e}).") \
+            from None
+    state: StateDict = {}
+    for name in files:
+        shard = folder / str(name)
+        if Path(str(name)).name != str(name) or not shard.is_file():
+            raise BaseModelError(f"the diffusers folder's {what} lacks the shard {shard} its index names.")
+        state.update(_read_tensors(shard))
+    return state
 
 
 def _json(path: Path) -> dict:

@@ -142,10 +142,11 @@ def run_training(*args: Any, **kwargs: Any):
     session = start_training(*args, **kwargs)
     shown = None
     while True:
+        running = session.running  # read first: a run that ends after this shows its end on the next round
         update, shown = _changes(session, shown)
         if update is not None:
             yield update
-        if not session.snapshot()["running"]:
+        if not running:
             break
         time.sleep(POLL_SECONDS)
     _finish(session)
@@ -173,8 +174,8 @@ def watch() -> list:
     session = _session
     if session is None:
         return [gr.update(), gr.update(), gr.update(), gr.Timer(active=False)]
+    running = session.running  # read first, as in run_training
     update, _shown_by_timer = _changes(session, _shown_by_timer)
-    running = session.snapshot()["running"]
     if not running:
         _finish(session)
     return [*(update or (gr.update(), gr.update(), gr.update())), gr.Timer(active=running)]
@@ -188,10 +189,17 @@ def _changes(session: TrainingSession, shown: Any) -> tuple[tuple | None, Any]:
     return ((snap["status"], snap["loss_curve"], snap["sample"]) if now != shown else None), now
 
 
+_finished: TrainingSession | None = None
+
+
 def _finish(session: TrainingSession) -> None:
+    """Once per run, whoever sees it end first: clear the Interrupt flag, log what the run logged."""
+    global _finished
+    if session is _finished:
+        return
+    _finished = session
     shared.state.interrupted = False
-    if session.log and not getattr(session, "logged", False):
-        session.logged = True
+    if session.log:
         LOG.info("T2I-Adapter training:\n%s", "\n".join(session.log))
 
 

@@ -142,3 +142,21 @@ def test_checkpoints_are_read_by_content_through_the_bounded_reader(tmp_path):
     broken.write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json}......")
     with pytest.raises(BaseModelError, match="broken.safetensors could not be read"):
         read_checkpoint(broken)
+
+
+def test_a_sharded_diffusers_folder_loads_as_the_unsharded_one(tmp_path, tokenizer_cache):
+    """``save_pretrained(max_shard_size=...)`` writes ``…-0000i-of-0000n.safetensors`` and an index (large UNets, and
+    the bench's SDXL files); a shard the index names but the folder lacks is named."""
+    models = diffusers_folder(tmp_path / "model", "sd1", tokenizer_cache)
+    whole = load_base_model(tmp_path / "model", cache=tokenizer_cache)
+    unet_dir = tmp_path / "model" / "unet"
+    (unet_dir / "diffusion_pytorch_model.safetensors").unlink()
+    models["unet"].save_pretrained(unet_dir, max_shard_size="100KB")
+    shards = sorted(unet_dir.glob("diffusion_pytorch_model-*.safetensors"))
+    assert len(shards) > 1 and (unet_dir / "diffusion_pytorch_model.safetensors.index.json").exists()
+    sharded = load_base_model(tmp_path / "model", cache=tokenizer_cache)
+    a, b = whole.unet.state_dict(), sharded.unet.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    shards[1].unlink()
+    with pytest.raises(BaseModelError, match=f"lacks the shard .*{shards[1].name}"):
+        load_base_model(tmp_path / "model", cache=tokenizer_cache)
