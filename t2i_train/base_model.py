@@ -489,7 +489,8 @@ def _load_single_file(
 # --------------------------------------------------------------------------------------------------------------
 # diffusers folders
 def _read_weights(folder: Path, what: str) -> StateDict:
-    for index in ("diffusion_pytorch_model.safetensors.index.json", "model.safetensors.index.json"):
+    for index in ("diffusion_pytorch_model.safetensors.index.json", "model.safetensors.index.json",
+                  "diffusion_pytorch_model.bin.index.json", "pytorch_model.bin.index.json"):
         if (folder / index).exists():  # a sharded save (``save_pretrained(max_shard_size=...)``)
             return _read_shards(folder, index, what)
     for name in (
