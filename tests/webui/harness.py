@@ -238,6 +238,9 @@ def standin_session(data_dir: Path, families=("sd1", "sd2", "sdxl")):
     saved_path = list(sys.path)
     sys.path.insert(0, str(STANDIN_DIR))
     before = set(sys.modules)
+    from modules import sd_hijack_optimizations
+
+    undo_attention = sd_hijack_optimizations.apply()
     try:
         adapters = write_adapters(Path(data_dir) / "models")
         ui = StandinWebUI(families)
@@ -245,6 +248,7 @@ def standin_session(data_dir: Path, families=("sd1", "sd2", "sdxl")):
         ui.data_dir = Path(data_dir)
         yield ui
     finally:
+        undo_attention()
         for name in set(sys.modules) - before:
             if name.split(".")[0] in ("modules", "t2i_webui", "standin_models") or name.endswith(".py"):
                 del sys.modules[name]
