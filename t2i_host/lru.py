@@ -90,10 +90,12 @@ class LRU(Generic[K, V]):
         self._evicted(evicted)
 
     def __len__(self) -> int:
-        return len(self._items)
+        with self._lock:  # a put holds one entry over the bound until it evicts, under the lock
+            return len(self._items)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._items
+        with self._lock:
+            return key in self._items
 
     @property
     def nbytes(self) -> int:
