@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 from .images import shapes
+from .panel_checks import block_ids, events
 from .test_api import JOB, b64
 
 
@@ -16,17 +17,13 @@ def _title(ui, key: str) -> str:
 
 
 def _radio_handler(ui, tab: str = "txt2img"):
-    """The Control Type radio's change handler of unit 0 (gradio 3 keeps events in ``dependencies``, gradio 4 on
-    each function's ``targets``)."""
+    """The Control Type radio's change handler of unit 0."""
     blocks = ui.blocks[tab]
     elem = f"{tab}_t2i_adapter_unit0_control_type"
-    radio = next(i for i, b in blocks.blocks.items() if getattr(b, "elem_id", None) == elem)
-    fns = list(blocks.fns.values()) if isinstance(blocks.fns, dict) else blocks.fns
-    for k, f in enumerate(fns):
-        targets = f.targets if hasattr(f, "targets") else blocks.dependencies[k]["targets"]
-        ids = [t[0] if isinstance(t, tuple) else t for t in targets]
-        if radio in ids and f.fn.__name__ == "pick_control_type":
-            return f.fn
+    radio = next(b for b in blocks.blocks.values() if getattr(b, "elem_id", None) == elem)
+    for event in events(blocks):
+        if radio._id in block_ids(blocks, event.triggers) and event.fn.__name__ == "pick_control_type":
+            return event.fn
     raise AssertionError(f"no pick_control_type handler on {elem}")
 
 

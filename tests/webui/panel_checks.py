@@ -31,7 +31,7 @@ def events(blocks: Any) -> list[Event]:
     ]
 
 
-def _ids(blocks: Any, items: list) -> set:
+def block_ids(blocks: Any, items: list) -> set:
     """Block ids, whether gradio gave blocks or ids."""
     return {i if isinstance(i, int) else i._id for i in items if i is not None}  # a ``.then`` step has no trigger
 
@@ -50,9 +50,9 @@ def only_an_image_widgets_own_event_reads_it(ui, tab: str = "txt2img") -> None:
     unit0 = {i for i, b in blocks.blocks.items() if str(getattr(b, "elem_id", "")).startswith(prefix)}
     checked = 0
     for event in events(blocks):
-        triggers = _ids(blocks, event.triggers)
+        triggers = block_ids(blocks, event.triggers)
         checked += bool(triggers & unit0)
-        read = _ids(blocks, event.inputs) & image_ids
+        read = block_ids(blocks, event.inputs) & image_ids
         assert not read or triggers <= image_ids, f"{event.fn.__name__} on {triggers} reads the image widgets {read}"
     assert checked > 15  # every widget of the unit has its events
 
@@ -65,12 +65,12 @@ def unit_state_after_the_user_sets(ui, tab: str, values_by_elem: dict) -> dict:
     held: dict[int, Any] = {}
     all_events = events(blocks)
     for event in all_events:
-        (trigger, *_) = _ids(blocks, event.triggers) or {None}
+        (trigger, *_) = block_ids(blocks, event.triggers) or {None}
         if event.fn.__name__ == "hold" and elem.get(trigger) in values_by_elem:
-            (store,) = _ids(blocks, event.outputs)
+            (store,) = block_ids(blocks, event.outputs)
             held[store] = values_by_elem[elem[trigger]]
     enabled = next(i for i, e in elem.items() if e == "enabled")
-    rebuild = next(e for e in all_events if enabled in _ids(blocks, e.triggers) and e.fn.__name__ == "unit_dict")
+    rebuild = next(e for e in all_events if enabled in block_ids(blocks, e.triggers) and e.fn.__name__ == "unit_dict")
     args = []
     for block in rebuild.inputs:
         i = block if isinstance(block, int) else block._id

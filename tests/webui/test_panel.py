@@ -55,12 +55,12 @@ def _handler(webui, tab: str, elem: str, fn_name: str):
     target = next(
         i for i, b in blocks.blocks.items() if getattr(b, "elem_id", None) == f"{tab}_t2i_adapter_unit0_{elem}"
     )
-    index, dep = next(
-        (k, d)
-        for k, d in enumerate(blocks.dependencies)
-        if target in d["targets"] and blocks.fns[k].fn.__name__ == fn_name
+    event = next(
+        e
+        for e in panel_checks.events(blocks)
+        if target in panel_checks.block_ids(blocks, e.triggers) and e.fn.__name__ == fn_name
     )
-    return blocks.fns[index].fn, [blocks.blocks[i] for i in dep["inputs"]], [blocks.blocks[o] for o in dep["outputs"]]
+    return event.fn, event.inputs, event.outputs
 
 
 def test_choosing_an_annotator_starts_its_sliders_at_its_own_defaults_like_the_api(webui):
