@@ -158,27 +158,23 @@ run_training.__signature__ = inspect.signature(start_training)  # it takes what 
 def start_and_watch(*args: Any) -> list:
     """gradio 4 (Forge): start the run and the timer that shows it (``watch``). Not a generator: Forge compresses
     the event stream (GZipMiddleware over gradio 4's server-sent events), which holds back every update of an
-    event until that event ends; a short event per tick arrives at once."""
-    global _shown_by_timer
+    event until that event ends; a short event per tick arrives at once. The last value is what this page shows
+    (its ``gr.State``), so every open page gets every change."""
     session = start_training(*args)
-    update, _shown_by_timer = _changes(session, None)
-    return [*update, gr.Timer(active=True)]
+    update, shown = _changes(session, None)
+    return [*update, gr.Timer(active=True), shown]
 
 
-_shown_by_timer: Any = None
-
-
-def watch() -> list:
-    """A timer tick: what changed since the last tick; the timer stops with the run."""
-    global _shown_by_timer
+def watch(shown: Any) -> list:
+    """A timer tick: what changed since this page's last tick; the timer stops with the run."""
     session = _session
     if session is None:
-        return [gr.update(), gr.update(), gr.update(), gr.Timer(active=False)]
+        return [gr.update(), gr.update(), gr.update(), gr.Timer(active=False), shown]
     running = session.running  # read first, as in run_training
-    update, _shown_by_timer = _changes(session, _shown_by_timer)
+    update, shown = _changes(session, shown)
     if not running:
         _finish(session)
-    return [*(update or (gr.update(), gr.update(), gr.update())), gr.Timer(active=running)]
+    return [*(update or (gr.update(), gr.update(), gr.update())), gr.Timer(active=running), shown]
 
 
 def _changes(session: TrainingSession, shown: Any) -> tuple[tuple | None, Any]:
@@ -278,10 +274,10 @@ def build_tab() -> Any:
         inputs += [learning_rate, checkpoint_every, sample_every, checkpointing, seed, resume]
         # the status line is the progress: no overlay over it (gradio 4 showed its timer instead of the text)
         if GRADIO_4:
-            timer = gr.Timer(POLL_SECONDS, active=False)
-            shown = [status, curve, sample, timer]
+            timer, on_page = gr.Timer(POLL_SECONDS, active=False), gr.State(None)
+            shown = [status, curve, sample, timer, on_page]
             start.click(start_and_watch, inputs=inputs, outputs=shown, show_progress="hidden")
-            timer.tick(watch, outputs=shown, show_progress="hidden")
+            timer.tick(watch, inputs=[on_page], outputs=shown, show_progress="hidden")
         else:
             start.click(run_training, inputs=inputs, outputs=[status, curve, sample], show_progress="hidden")
         stop.click(lambda: shared.state.interrupt(), queue=False)

@@ -66,10 +66,10 @@ def test_under_gradio_4_a_timer_shows_the_run_not_a_generator(forge, tmp_path):
     (click,) = [e for e in events(blocks) if start in e.triggers]
     assert not inspect.isgeneratorfunction(click.fn)
     first = tab.start_and_watch(*values("timer-shown", pairs(tmp_path)).values())
-    assert first[-1].active is True
-    statuses = [first[0]]
+    assert first[-2].active is True
+    statuses, on_page = [first[0]], first[-1]
     for _ in range(1200):
-        *update, timer = tab.watch()
+        *update, timer, on_page = tab.watch(on_page)
         if isinstance(update[0], str):
             statuses.append(update[0])
         if not timer.active:
