@@ -120,7 +120,10 @@ class TrainingSession:
         p, c = self.progress, self.config
         curve = c.output_dir / "loss.png"
         grids = sorted((c.output_dir / "samples").glob("*.png")) if (c.output_dir / "samples").is_dir() else []
-        if self.error is not None:
+        running = self.running  # the end is said once the run has let go of the WebUI (``end``): Train works then
+        if running and (self.error is not None or self.result is not None or self.published is not None):
+            status = "Finishing…"
+        elif self.error is not None:
             status = f"Training failed: {self.error}"
         elif self.result is not None and self.result.interrupted:
             status = (
@@ -139,5 +142,5 @@ class TrainingSession:
             "status": status,
             "loss_curve": str(curve) if curve.is_file() else None,
             "sample": str(grids[-1]) if grids else None,
-            "running": self.running,
+            "running": running,
         }
