@@ -10,7 +10,6 @@ from annotators.registry import Param, register
 
 
 @register(
-    "canny",
     output="edge",
     params=(
         # 0 by default: T2I runs Canny on the image at the size it is given (the caller sizes it).
@@ -19,10 +18,11 @@ from annotators.registry import Param, register
         Param("high_threshold", 200, 1, 255, 1, "High threshold"),
     ),
     suits=("canny",),
-    description="Canny edges, white on black (T2I defaults 100/200).",
 )
 def canny(image: np.ndarray, *, resolution: int, low_threshold: int, high_threshold: int) -> np.ndarray:
-    """RGB uint8 (H, W, 3) -> binary {0, 255} uint8 (H, W). OpenCV takes the strongest gradient over the three
+    """Canny edges, white on black (T2I defaults 100/200).
+
+    RGB uint8 (H, W, 3) -> binary {0, 255} uint8 (H, W). OpenCV takes the strongest gradient over the three
     channels, so the result equals `cv2.Canny(rgb, low, high)` (and the same on BGR: the max is order-free)."""
     work = short_side_resize(image, resolution)
     edges = cv2.Canny(work, low_threshold, high_threshold)

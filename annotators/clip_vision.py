@@ -70,12 +70,11 @@ def encode(image: np.ndarray, *, crop: bool = True, weights_path: str | None = N
 
 
 @register(
-    "clip_vision",
     output="tokens",
     params=(Param("crop", True, label="Centre-crop like CLIPProcessor (off: squash to 224x224)"),),
     weights=(WEIGHTS,),
     suits=("style",),
-    description="CLIP ViT-L/14 image tokens [1, 257, 1024] for the T2I style adapter.",
 )
 def clip_vision(image: np.ndarray, *, crop: bool) -> Any:
+    """CLIP ViT-L/14 image tokens [1, 257, 1024] for the T2I style adapter."""
     return encode(image, crop=crop)

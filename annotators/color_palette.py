@@ -12,15 +12,11 @@ import numpy as np
 from annotators.registry import Param, register
 
 
-@register(
-    "color_palette",
-    output="rgb",
-    params=(Param("block", 64, 4, 512, 4, "Block size in pixels (T2I: 64)"),),
-    suits=("color",),
-    description="Spatial colour palette (T2I recipe: bicubic to W/64 x H/64, nearest back up).",
-)
+@register(output="rgb", params=(Param("block", 64, 4, 512, 4, "Block size in pixels (T2I: 64)"),), suits=("color",))
 def color_palette(image: np.ndarray, *, block: int) -> np.ndarray:
-    """RGB uint8 (H, W, 3) -> RGB uint8 (H, W, 3) of flat blocks."""
+    """Spatial colour palette (T2I recipe: bicubic to W/64 x H/64, nearest back up).
+
+    RGB uint8 (H, W, 3) -> RGB uint8 (H, W, 3) of flat blocks."""
     h, w = image.shape[:2]
     small = cv2.resize(image, (max(1, w // block), max(1, h // block)), interpolation=cv2.INTER_CUBIC)
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_NEAREST)

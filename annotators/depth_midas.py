@@ -60,13 +60,7 @@ def depth_map(image: np.ndarray, *, resolution: int = 512, weights_path: str | N
     return np.ascontiguousarray(np.repeat(grey[:, :, None], 3, axis=2))
 
 
-@register(
-    "depth_midas",
-    output="rgb",
-    params=(RESOLUTION,),
-    weights=(WEIGHTS,),
-    suits=("depth",),
-    description="MiDaS DPT-Hybrid relative depth, near = bright, 3 channels (T2I depth adapters).",
-)
+@register(output="rgb", params=(RESOLUTION,), weights=(WEIGHTS,), suits=("depth",))
 def depth_midas(image: np.ndarray, *, resolution: int) -> np.ndarray:
+    """MiDaS DPT-Hybrid relative depth, near = bright, 3 channels (T2I depth adapters)."""
     return depth_map(image, resolution=resolution)

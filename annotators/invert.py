@@ -9,13 +9,10 @@ from annotators.image import to_gray
 from annotators.registry import register
 
 
-@register(
-    "invert",
-    output="edge",
-    suits=("sketch", "canny", "lineart"),
-    description="255 - grey: black lines on white -> white lines on black (for user drawings).",
-)
+@register(output="edge", suits=("sketch", "canny", "lineart"))
 def invert(image: np.ndarray) -> np.ndarray:
-    """RGB uint8 (H, W, 3) -> uint8 (H, W) = 255 - luma. Transparent pixels were composited on white first,
+    """255 - grey: black lines on white -> white lines on black (for user drawings).
+
+    RGB uint8 (H, W, 3) -> uint8 (H, W) = 255 - luma. Transparent pixels were composited on white first,
     so strokes on a transparent canvas come out white on black."""
     return 255 - to_gray(image)

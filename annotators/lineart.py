@@ -53,13 +53,12 @@ def line_drawing(
 
 
 @register(
-    "lineart_realistic",
     output="edge",
     params=(RESOLUTION, Param("coarse", False, label="Coarse model (sk_model2.pth)")),
     weights=(WEIGHTS, WEIGHTS_COARSE),
     weights_for=lambda p: (WEIGHTS_COARSE if p["coarse"] else WEIGHTS,),
     suits=("lineart",),
-    description="Informative-drawings lineart (ControlNet 1.1 'lineart_realistic'/'coarse'), white on black.",
 )
 def lineart_realistic(image: np.ndarray, *, resolution: int, coarse: bool) -> np.ndarray:
+    """Informative-drawings lineart (ControlNet 1.1 'lineart_realistic'/'coarse'), white on black."""
     return line_drawing(image, coarse=coarse, resolution=resolution)

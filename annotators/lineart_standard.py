@@ -16,7 +16,6 @@ from annotators.registry import RESOLUTION, Param, register
 
 
 @register(
-    "lineart_standard",
     output="edge",
     params=(
         RESOLUTION,
@@ -24,10 +23,11 @@ from annotators.registry import RESOLUTION, Param, register
         Param("intensity_threshold", 8, 0, 255, 1, "Darkness that counts as a line when normalising"),
     ),
     suits=("lineart", "sketch"),
-    description="Lineart without weights (darkness against a Gaussian blur), grey lines on black.",
 )
 def lineart_standard(image: np.ndarray, *, resolution: int, sigma: float, intensity_threshold: int) -> np.ndarray:
-    """RGB uint8 (H, W, 3) -> uint8 (H, W), 0 = background, brighter = stronger line."""
+    """Lineart without weights (darkness against a Gaussian blur), grey lines on black.
+
+    RGB uint8 (H, W, 3) -> uint8 (H, W), 0 = background, brighter = stronger line."""
     work = short_side_resize(image, resolution).astype(np.float32)
     blurred = cv2.GaussianBlur(work, (0, 0), sigma)
     darkness = np.clip(np.min(blurred - work, axis=2), 0, 255)

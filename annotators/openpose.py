@@ -55,15 +55,9 @@ def detect_people(image: np.ndarray, *, resolution: int = 512, weights_path: str
     return [p * np.array([sx, sy]) for p in people]
 
 
-@register(
-    "openpose",
-    output="rgb",
-    params=(RESOLUTION,),
-    weights=(WEIGHTS,),
-    suits=("openpose",),
-    description="OpenPose body (CMU network), 18-keypoint skeletons on black (T2I openpose adapters).",
-)
+@register(output="rgb", params=(RESOLUTION,), weights=(WEIGHTS,), suits=("openpose",))
 def openpose(image: np.ndarray, *, resolution: int) -> np.ndarray:
+    """OpenPose body (CMU network), 18-keypoint skeletons on black (T2I openpose adapters)."""
     people = detect_people(image, resolution=resolution)
     if not people:
         LOG.warning("openpose: no person found; returning an empty (black) map")

@@ -49,7 +49,6 @@ def edge_probability(image: np.ndarray, *, resolution: int = 512, weights_path: 
 
 
 @register(
-    "pidinet",
     output="edge",
     params=(
         RESOLUTION,
@@ -58,9 +57,9 @@ def edge_probability(image: np.ndarray, *, resolution: int = 512, weights_path: 
     ),
     weights=(WEIGHTS,),
     suits=("sketch",),
-    description="PiDiNet edges, white on black, thresholded at 0.5 (the T2I sketch recipe).",
 )
 def pidinet(image: np.ndarray, *, resolution: int, threshold: float, soft: bool) -> np.ndarray:
+    """PiDiNet edges, white on black, thresholded at 0.5 (the T2I sketch recipe)."""
     prob = edge_probability(image, resolution=resolution)
     if soft:
         return (prob * 255.0).round().clip(0, 255).astype(np.uint8)

@@ -28,22 +28,25 @@ Put it in its own module under ``annotators/`` and add that module to ``_MODULES
     from annotators.registry import Param, register, RESOLUTION
 
     @register(
-        "my_edges",
         output="edge",
         params=(RESOLUTION, Param("threshold", 0.5, 0.0, 1.0, 0.01, "Edge threshold")),
         weights=("my_model.pth",),             # files it needs; () for offline annotators
         suits=("sketch", "t2iadapter_sketch"), # adapter kinds / adapter-file substrings it suits
-        description="One line for --list and the UI.",
     )
     def my_edges(image: np.ndarray, *, resolution: int, threshold: float) -> np.ndarray:
-        ...
+        '''One line for --list and the UI: what the map shows.
 
+        Anything after the first paragraph is for readers of the code only.'''
+
+The function's name is the annotator's name and the docstring's first paragraph its description, so neither is
+written twice; pass them (``register("name", description=...)``) where the function is built for several names.
 `register(Annotator(...))` (a plain call with a ready `Annotator`) works too. Names are unique: registering a
 name twice raises `ValueError` (use ``replace=True`` on purpose, e.g. in tests).
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 import math
 import threading
@@ -223,7 +226,7 @@ _LOCK = threading.Lock()
 
 
 def register(
-    name_or_annotator: str | Annotator,
+    name_or_annotator: str | Annotator | None = None,
     *,
     output: str = "edge",
     params: Iterable[Param] = (),
@@ -233,8 +236,9 @@ def register(
     replace: bool = False,
     weights_for: Callable[[dict[str, Any]], tuple[str, ...]] | None = None,
 ) -> Any:
-    """Register an annotator. `register(Annotator(...))` registers and returns it; `register("name", ...)`
-    returns a decorator that registers the decorated function and returns the function unchanged."""
+    """Register an annotator. `register(Annotator(...))` registers and returns it; `register(...)` returns a
+    decorator that registers the decorated function (named as the function unless a name is given, described by
+    its docstring's first paragraph unless `description` is given) and returns the function unchanged."""
     if isinstance(name_or_annotator, Annotator):
         _add(name_or_annotator, replace)
         return name_or_annotator
@@ -242,13 +246,13 @@ def register(
     def decorator(fn: AnnotatorFn) -> AnnotatorFn:
         _add(
             Annotator(
-                name=name_or_annotator,
+                name=name_or_annotator or fn.__name__,
                 fn=fn,
                 output=output,
                 params=tuple(params),
                 weights=tuple(weights),
                 suits=tuple(suits),
-                description=description or (fn.__doc__ or "").strip().split("\n")[0],
+                description=description or _first_paragraph(fn),
                 weights_for=weights_for,
             ),
             replace,
@@ -256,6 +260,11 @@ def register(
         return fn
 
     return decorator
+
+
+def _first_paragraph(fn: AnnotatorFn) -> str:
+    """The docstring's first paragraph on one line ("" without a docstring)."""
+    return " ".join((inspect.getdoc(fn) or "").split("\n\n")[0].split())
 
 
 def _add(annotator: Annotator, replace: bool) -> None:

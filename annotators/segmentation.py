@@ -48,14 +48,8 @@ def class_map(image: np.ndarray, *, resolution: int = 512, weights_path: str | N
     return logits[0].argmax(dim=0).cpu().numpy()
 
 
-@register(
-    "segmentation_ade20k",
-    output="rgb",
-    params=(RESOLUTION,),
-    weights=(WEIGHTS,),
-    suits=("seg",),
-    description="SegFormer-B5 ADE20k segmentation in the ADE20k colour palette (seg adapters).",
-)
+@register(output="rgb", params=(RESOLUTION,), weights=(WEIGHTS,), suits=("seg",))
 def segmentation_ade20k(image: np.ndarray, *, resolution: int) -> np.ndarray:
+    """SegFormer-B5 ADE20k segmentation in the ADE20k colour palette (seg adapters)."""
     labels = class_map(image, resolution=resolution)
     return resize_to(colourise(labels), image.shape[:2], nearest=True)

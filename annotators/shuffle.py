@@ -26,17 +26,17 @@ def _smooth_noise(rng: np.random.Generator, h: int, w: int, cell: int) -> np.nda
 
 
 @register(
-    "shuffle",
     output="rgb",
     params=(
         Param("seed", 0, -1, 2**31 - 1, 1, "Seed (-1 = random)"),
         Param("scale", 256, 16, 1024, 16, "Flow cell size at 512 px"),
     ),
     suits=("shuffle",),  # ControlNet shuffle; no T2I adapter was trained on it
-    description="Content shuffle: the image warped by a seeded random smooth flow.",
 )
 def shuffle(image: np.ndarray, *, seed: int, scale: int) -> np.ndarray:
-    """RGB uint8 (H, W, 3) -> RGB uint8 (H, W, 3)."""
+    """Content shuffle: the image warped by a seeded random smooth flow.
+
+    RGB uint8 (H, W, 3) -> RGB uint8 (H, W, 3)."""
     # cv2.remap refuses sides of 32767 px and more: very large images are shuffled at a reduced size.
     work = fit_within(image)
     h, w = work.shape[:2]

@@ -15,17 +15,17 @@ from annotators.registry import Param, register
 
 
 @register(
-    "binary",
     output="edge",
     params=(
         Param("threshold", 0, 0, 255, 1, "Level (0 = automatic, Otsu)"),
         Param("dark_lines", True, label="Lines are darker than the background"),
     ),
     suits=("sketch", "canny", "lineart"),
-    description="Binary map by a fixed level or Otsu (threshold 0); dark strokes -> white on black.",
 )
 def binary(image: np.ndarray, *, threshold: int, dark_lines: bool) -> np.ndarray:
-    """RGB uint8 (H, W, 3) -> binary {0, 255} uint8 (H, W)."""
+    """Binary map by a fixed level or Otsu (threshold 0); dark strokes -> white on black.
+
+    RGB uint8 (H, W, 3) -> binary {0, 255} uint8 (H, W)."""
     gray = to_gray(image)
     mode = cv2.THRESH_BINARY_INV if dark_lines else cv2.THRESH_BINARY
     if threshold == 0:

@@ -16,14 +16,14 @@ from annotators.registry import RESOLUTION, Param, register
 
 
 @register(
-    "sketch_xdog",
     output="edge",
     params=(RESOLUTION, Param("threshold", 32, 1, 64, 1, "XDoG threshold (lower = more strokes)")),
     suits=("sketch", "lineart"),
-    description="Binary sketch by XDoG (difference of Gaussians), white strokes on black.",
 )
 def sketch_xdog(image: np.ndarray, *, resolution: int, threshold: int) -> np.ndarray:
-    """RGB uint8 (H, W, 3) -> binary {0, 255} uint8 (H, W)."""
+    """Binary sketch by XDoG (difference of Gaussians), white strokes on black.
+
+    RGB uint8 (H, W, 3) -> binary {0, 255} uint8 (H, W)."""
     work = short_side_resize(image, resolution).astype(np.float32)
     fine = cv2.GaussianBlur(work, (0, 0), 0.5)
     coarse = cv2.GaussianBlur(work, (0, 0), 5.0)

@@ -110,3 +110,22 @@ def test_importing_the_package_loads_no_heavy_library():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_a_decorated_function_names_and_describes_its_annotator():
+    def test_named_by_function(image):
+        """Grey lines on black, for
+        the listing.
+
+        Internals that the listing leaves out."""
+        return image[:, :, 0].copy()
+
+    annotators.register(output="edge")(test_named_by_function)
+    try:
+        entry = annotators.get("test_named_by_function")
+        assert entry.description == "Grey lines on black, for the listing."
+        assert annotators.register("test_given", description="Given.")(test_named_by_function)
+        assert annotators.get("test_given").description == "Given."
+    finally:
+        annotators.unregister("test_named_by_function")
+        annotators.unregister("test_given")

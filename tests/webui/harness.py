@@ -26,18 +26,18 @@ TITLE = "T2I-Adapter"
 
 
 #: a small, fast job: what every test job starts from (tests override fields by keyword)
-JOB_DEFAULTS = dict(
-    prompt="a house by a lake",
-    negative_prompt="blurry",
-    seed=1234,
-    steps=6,
-    cfg_scale=7.0,
-    width=64,
-    height=64,
-    sampler_name="Euler",
-    batch_size=1,
-    n_iter=1,
-)
+JOB_DEFAULTS = {
+    "prompt": "a house by a lake",
+    "negative_prompt": "blurry",
+    "seed": 1234,
+    "steps": 6,
+    "cfg_scale": 7.0,
+    "width": 64,
+    "height": 64,
+    "sampler_name": "Euler",
+    "batch_size": 1,
+    "n_iter": 1,
+}
 
 
 def unet_hook_count(unet: torch.nn.Module) -> int:
