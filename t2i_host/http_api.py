@@ -144,6 +144,9 @@ def mount(app: Any, services: Services, prefix: str = "/t2i-adapter") -> None:
         images: list[str] = Field(..., description="base64 PNG condition maps, one per input image")
 
     class ControlTypeItem(BaseModel):
+        class Config:  # sd-webui-controlnet's field names; pydantic 2 would warn that "model_" is its own prefix
+            protected_namespaces = ()
+
         module_list: list[str] = Field(..., description='"none" and the annotators of the type')
         model_list: list[str] = Field(..., description='"None" and the adapters of the type, of every family')
         default_option: str = Field(..., description="the annotator choosing the type sets")

@@ -2,6 +2,7 @@
 
 import base64
 import io
+import warnings
 
 import numpy as np
 import pytest
@@ -218,3 +219,15 @@ def test_an_alwayson_unit_number_beyond_float_range_is_422_naming_the_field(clie
     r = raw_post(client, "/sdapi/v1/txt2img", f'{{"alwayson_scripts": {{"T2I-Adapter": {{"args": [{unit}]}}}}}}')
     assert r.status_code == 422 and r.json()["field"] == field, r.text
     assert "finite number" in r.json()["detail"]
+
+
+def test_mounting_the_routes_warns_of_nothing():
+    """Forge's pydantic 2 warned at start-up that ``model_list``/``default_model`` (sd-webui-controlnet's names)
+    clash with its protected ``model_`` prefix; the WebUI's console shows no warning of ours."""
+    services = http_api.Services(
+        models=lambda refresh: [], annotators=list, annotate=annotators.run, validate_units=validate
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warnings.filterwarnings("ignore", category=DeprecationWarning)  # pydantic 2 on the `class Config` spelling
+        http_api.mount(fastapi.FastAPI(), services)
