@@ -16,7 +16,8 @@ One concept per module:
   WebUI, gradio 3 vs 4
 - ``infotext``, ``xyz``: infotext paste, X/Y/Z plot axes
 - ``routes``, ``api_checks``: the HTTP routes and the API units' validation and completion
-- ``train_tab``, ``loaded_model``: the Train T2I-Adapter tab (entry script ``scripts/t2i_adapter_train.py``)
+- ``train_tab``, ``train_run``, ``loaded_model``: the Train T2I-Adapter tab (entry script
+  ``scripts/t2i_adapter_train.py``): its widgets, the run behind them, the WebUI's model as the trainer's
 """
 
 import logging
