@@ -244,6 +244,8 @@ def register(
         return name_or_annotator
 
     def decorator(fn: AnnotatorFn) -> AnnotatorFn:
+        if name_or_annotator is None and fn.__name__ == "<lambda>":
+            raise ValueError("an annotator made from a lambda needs a name: register('my_name', ...)(lambda ...)")
         _add(
             Annotator(
                 name=name_or_annotator or fn.__name__,

@@ -88,6 +88,8 @@ def test_invalid_declarations_are_rejected():
         annotators.register("test_x", output="depthish")(lambda image: image)
     with pytest.raises(ValueError, match="out of range"):  # default outside its own range
         annotators.register("test_y", params=(Param("p", 5, 0, 1),))(lambda image, p: image)
+    with pytest.raises(ValueError, match="needs a name"):
+        annotators.register(output="edge")(lambda image: image)
     assert "test_x" not in annotators.names() and "test_y" not in annotators.names()
 
 
