@@ -98,19 +98,26 @@ def save_checkpoint(folder: Path, adapter: nn.Module, optimizer: torch.optim.Opt
     return folder
 
 
-def _optimizer_files(path: Path) -> list[Path]:
-    """The files of the optimizer's state (the shards the state names, or the one file of earlier versions)."""
+def _state(path: Path) -> dict[str, Any]:
+    """The checkpoint's ``state.json``."""
     try:
-        names = json.loads((path / "state.json").read_text()).get("optimizer_files") or [OPTIMIZER_FILE]
-    except (OSError, ValueError, AttributeError) as e:
+        state = json.loads((path / "state.json").read_text())
+        if not isinstance(state, dict):
+            raise ValueError("not a JSON object")
+    except (OSError, ValueError) as e:
         raise ConfigError(f"{path / 'state.json'} cannot be read ({e}): start a new run.") from None
-    return [path / str(name) for name in names]
+    return state
+
+
+def _optimizer_files(path: Path, state: dict[str, Any]) -> list[Path]:
+    """The files of the optimizer's state (the shards the state names, or the one file of earlier versions)."""
+    return [path / str(name) for name in state.get("optimizer_files") or [OPTIMIZER_FILE]]
 
 
 def _check(path: Path) -> Path:
     if not (path / "state.json").is_file():
         raise ConfigError(f"{path} is not a training checkpoint (no state.json).")
-    if not all(f.is_file() for f in _optimizer_files(path)):
+    if not all(f.is_file() for f in _optimizer_files(path, _state(path))):
         old = " (its optimizer.pt is a pickle from an older version, which is never loaded)" if (
             path / "optimizer.pt").exists() else ""
         raise ConfigError(
@@ -134,9 +141,8 @@ def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict[str,
     """``{"step", "losses", "adapter", "optimizer", "scaler"}`` of a checkpoint written by :func:`save_checkpoint`."""
     from safetensors.torch import load_file
 
-    _check(path)
-    state = json.loads((path / "state.json").read_text())
-    tensors = {k: v for f in _optimizer_files(path) for k, v in load_file(str(f), device=str(device)).items()}
+    state = _state(_check(path))
+    tensors = {k: v for f in _optimizer_files(path, state) for k, v in load_file(str(f), device=str(device)).items()}
     return {
         "step": int(state["step"]),
         "losses": [float(v) for v in state["losses"]],
