@@ -15,6 +15,7 @@ import gradio as gr
 import numpy as np
 
 from .gradio_compat import GRADIO_4
+from .panel_events import hold
 
 #: a new canvas: black, as edge and sketch adapters want their background (the brush is white)
 NEW_CANVAS_SIZE = 512
@@ -28,7 +29,7 @@ class Canvas(NamedTuple):
 def drawing_canvas(elem_id: str, label: str) -> Canvas:
     if not GRADIO_4:
         sketch = gr.Image(source="canvas", type="numpy", tool="sketch", image_mode="RGB", label=label, elem_id=elem_id)
-        return Canvas([sketch], _as_is)
+        return Canvas([sketch], hold)
     try:
         from modules_forge.forge_canvas.canvas import ForgeCanvas
     except ImportError:  # a gradio-4 WebUI without Forge's canvas: gradio's own editor, with its cost
@@ -42,10 +43,6 @@ def drawing_canvas(elem_id: str, label: str) -> Canvas:
         lambda: np.zeros((NEW_CANVAS_SIZE, NEW_CANVAS_SIZE, 3), np.uint8), outputs=[canvas.background], queue=False
     )
     return Canvas([canvas.background, canvas.foreground], over)
-
-
-def _as_is(value: Any) -> Any:
-    return value
 
 
 def _composite_of_editor(value: Any) -> Any:

@@ -16,7 +16,7 @@ from t2i_host.resize import ResizeMode
 from t2i_host.unit_args import CONTROL_MODE_NAMES, UnitArgs
 
 from . import LOG, TITLE, infotext, models, settings
-from .canvas import drawing_canvas
+from .canvas import Canvas, drawing_canvas
 from .gradio_compat import image_upload
 from .panel_events import HELD, STATE_WIDGETS, configure_annotator, hold, pick_control_type, run_preview, unit_dict
 
@@ -126,19 +126,17 @@ def unit_ui(script: Any, i: int, is_img2img: bool, tab: str) -> tuple[Any, list]
 
     held = {name: gr.State(None) for name in HELD}
     widgets = [held.get(name, w.get(name)) for name in STATE_WIDGETS]  # what unit_dict takes, images as held
-    images = {"upload": ([w["upload"]], hold), "canvas": (drawing.sources, drawing.picture)}
+    pictures = {"upload": Canvas([w["upload"]], hold), "canvas": drawing}  # each held image: its widgets → picture
     for name in STATE_WIDGETS:
-        for source in images[name][0] if name in held else [w[name]]:
-            for event in ("change", "edit", "clear"):
-                if not hasattr(source, event):
-                    continue
-                if name in held:
-                    sources, picture = images[name]
-                    getattr(source, event)(picture, inputs=sources, outputs=[held[name]], queue=False).then(
-                        unit_dict, inputs=widgets, outputs=[state], queue=False
-                    )
-                else:
-                    getattr(source, event)(unit_dict, inputs=widgets, outputs=[state], queue=False)
+        if name not in held:
+            for listen in _value_events(w[name]):
+                listen(unit_dict, inputs=widgets, outputs=[state], queue=False)
+            continue
+        sources, picture = pictures[name]
+        for listen in (event for source in sources for event in _value_events(source)):
+            listen(picture, inputs=sources, outputs=[held[name]], queue=False).then(
+                unit_dict, inputs=widgets, outputs=[state], queue=False
+            )
     sliders = [w["res"], w["a"], w["b"], w["options"]]
     w["module"].change(
         configure_annotator, inputs=[w["module"], *sliders, w["owner"]], outputs=[*sliders, w["owner"]], queue=False
@@ -158,3 +156,8 @@ def unit_ui(script: Any, i: int, is_img2img: bool, tab: str) -> tuple[Any, list]
     )
     w["model"].change(models.describe, inputs=[w["model"]], outputs=[model_info], queue=False)
     return state, [(w[widget], infotext.pasted(i, field)) for field, widget in PASTED.items()]
+
+
+def _value_events(widget: Any) -> list:
+    """The events by which a widget's value changes (those of "change", "edit", "clear" it has)."""
+    return [getattr(widget, event) for event in ("change", "edit", "clear") if hasattr(widget, event)]

@@ -45,7 +45,7 @@ HELD = ("upload", "canvas")
 
 
 def hold(value: Any) -> Any:
-    """The uploaded picture, into its ``gr.State`` (the canvas holds ``canvas.Canvas.picture``)."""
+    """A widget's value that is the picture as it is (an upload, gradio 3's sketch), into its ``gr.State``."""
     return value
 
 
